@@ -1,0 +1,3 @@
+//! weft: a multi-threaded, work-stealing async runtime (being assembled).
+#[macro_use]
+mod macros;
