@@ -1,1 +1,157 @@
-//! placeholder
+//! Tasks, the work-stealing scheduler and the blocking pool of the weft
+//! runtime. This crate does no I/O: it parks idle workers through the
+//! [`Park`] trait, which the `weft` facade implements for its driver.
+//!
+//! # Vocabulary
+//!
+//! - **Task**: a spawned future in one heap allocation; see [`task`].
+//! - **Worker**: a thread that runs tasks. It owns a *local queue* (a
+//!   Chase–Lev deque others can steal from) and a *LIFO slot* for the task
+//!   it just woke.
+//! - **Injector**: the global queue for tasks spawned or woken from outside
+//!   the workers.
+//! - **Stealing**: an idle worker takes half of a random victim's queue.
+//! - **Searching**: a worker looking for work to steal. At most half of the
+//!   workers search at once.
+//! - **Driver**: whatever an idle worker blocks in ([`Park`]); one worker at
+//!   a time parks there, the rest on their own condvar.
+//! - **Coop budget**: how many resource operations one task poll may
+//!   complete before it is made to yield; see [`coop`].
+//!
+//! The scheduler's design follows "Making the Tokio scheduler 10x faster"
+//! (Carl Lerche, 2019) and the "Scheduling multithreaded computations by
+//! work stealing" paper (Blumofe & Leiserson, 1999).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod blocking;
+pub mod coop;
+mod idle;
+mod metrics;
+mod owned;
+mod park;
+mod queue;
+mod scheduler;
+mod sync;
+pub mod task;
+mod worker;
+
+#[cfg(all(test, weft_loom))]
+mod loom_tests;
+#[cfg(all(test, not(weft_loom)))]
+mod tests;
+
+pub use park::{Park, Unpark};
+pub use scheduler::{Config, Handle, Scheduler, ThreadCallback};
+pub use worker::is_worker_thread;
+
+use crate::sync::Ordering;
+
+/// Live figures of a scheduler, read on demand. Cheap to create; each call
+/// reads the current value.
+///
+/// Worker figures are published by each worker when it parks and every
+/// `event_interval` ticks, so they may lag a busy worker slightly.
+#[derive(Clone, Debug)]
+pub struct RuntimeMetrics {
+    handle: Handle,
+}
+
+impl RuntimeMetrics {
+    fn new(handle: Handle) -> RuntimeMetrics {
+        RuntimeMetrics { handle }
+    }
+
+    /// Number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.handle.shared.remotes.len()
+    }
+
+    /// Tasks spawned and not yet completed (blocking closures not included).
+    pub fn num_alive_tasks(&self) -> usize {
+        self.handle.shared.owned.len()
+    }
+
+    /// Threads in the blocking pool, busy or idle.
+    pub fn num_blocking_threads(&self) -> usize {
+        self.handle.shared.blocking.num_threads()
+    }
+
+    /// Idle threads in the blocking pool.
+    pub fn num_idle_blocking_threads(&self) -> usize {
+        self.handle.shared.blocking.num_idle_threads()
+    }
+
+    /// Closures waiting for a blocking thread.
+    pub fn blocking_queue_depth(&self) -> usize {
+        self.handle.shared.blocking.queue_depth()
+    }
+
+    /// Tasks waiting in the global (injection) queue.
+    pub fn injection_queue_depth(&self) -> usize {
+        self.handle.shared.injector.len()
+    }
+
+    /// Workers currently searching for work to steal.
+    pub fn num_searching_workers(&self) -> usize {
+        self.handle.shared.idle.num_searching()
+    }
+
+    fn worker(&self, worker: usize) -> &metrics::WorkerMetrics {
+        let all = &self.handle.shared.worker_metrics;
+        all.get(worker).unwrap_or_else(|| {
+            panic!(
+                "worker index {worker} out of range: the runtime has {} workers",
+                all.len()
+            )
+        })
+    }
+
+    /// Task polls by worker `worker`.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_poll_count(&self, worker: usize) -> u64 {
+        self.worker(worker).poll_count.load(Ordering::Relaxed)
+    }
+
+    /// Tasks worker `worker` stole from other workers.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_steal_count(&self, worker: usize) -> u64 {
+        self.worker(worker).steal_count.load(Ordering::Relaxed)
+    }
+
+    /// Successful steal operations (each takes one or more tasks) by worker
+    /// `worker`.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_steal_operations(&self, worker: usize) -> u64 {
+        self.worker(worker).steal_operations.load(Ordering::Relaxed)
+    }
+
+    /// Times worker `worker` went to sleep.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_park_count(&self, worker: usize) -> u64 {
+        self.worker(worker).park_count.load(Ordering::Relaxed)
+    }
+
+    /// Tasks in worker `worker`'s local queue when it last published.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_local_queue_depth(&self, worker: usize) -> usize {
+        self.worker(worker)
+            .local_queue_depth
+            .load(Ordering::Relaxed) as usize
+    }
+}

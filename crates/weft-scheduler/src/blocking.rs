@@ -1,0 +1,274 @@
+//! The blocking pool: an elastic set of OS threads for closures that block
+//! (file I/O, CPU-heavy work, blocking libraries), so they never stall a
+//! worker.
+//!
+//! A closure becomes an ordinary task whose future runs it on first poll,
+//! so [`spawn_blocking`](crate::Handle::spawn_blocking) returns the same
+//! [`JoinHandle`] as `spawn`. Threads start on demand up to
+//! `max_blocking_threads`; beyond that, closures queue. A thread idle for
+//! `thread_keep_alive` exits.
+//!
+//! Wake-ups are counted (`num_notify`) under the pool's lock, so a thread
+//! whose keep-alive expires at the moment a closure is queued for it still
+//! takes the closure instead of exiting with it unclaimed.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::coop::{self, Budget};
+use crate::scheduler::Config;
+use crate::sync::{self, Arc, Condvar, Mutex};
+use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
+
+pub(crate) struct BlockingPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<PoolState>,
+    /// Idle threads wait here for work.
+    work: Condvar,
+    /// `shutdown` waits here for threads to exit.
+    exited: Condvar,
+    config: Config,
+}
+
+struct PoolState {
+    queue: VecDeque<Notified<BlockingSchedule>>,
+    num_threads: usize,
+    num_idle: usize,
+    /// Wake-ups sent to idle threads and not yet taken.
+    num_notify: usize,
+    shutdown: bool,
+    next_thread_id: usize,
+    threads: HashMap<usize, std::thread::JoinHandle<()>>,
+}
+
+/// The scheduler hook of blocking tasks: they run once and are never woken
+/// again, except by an abort that finds them queued (harmless: the pool
+/// drops them when it pops them).
+#[derive(Clone)]
+struct BlockingSchedule(Arc<Inner>);
+
+impl Schedule for BlockingSchedule {
+    fn schedule(&self, task: Notified<Self>) {
+        BlockingPool::push(&self.0, task);
+    }
+
+    fn release(&self, _task: &Task<Self>) -> Option<Task<Self>> {
+        None
+    }
+}
+
+/// A future that runs a closure once, with no coop budget limit.
+struct BlockingTask<F>(Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let f = self
+            .0
+            .take()
+            .expect("blocking task polled after it completed");
+        Poll::Ready(coop::with_budget(Budget::unconstrained(), f))
+    }
+}
+
+impl BlockingPool {
+    pub(crate) fn new(config: &Config) -> BlockingPool {
+        BlockingPool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    num_threads: 0,
+                    num_idle: 0,
+                    num_notify: 0,
+                    shutdown: false,
+                    next_thread_id: 0,
+                    threads: HashMap::new(),
+                }),
+                work: Condvar::new(),
+                exited: Condvar::new(),
+                config: config.clone(),
+            }),
+        }
+    }
+
+    pub(crate) fn spawn<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let schedule = BlockingSchedule(self.inner.clone());
+        let (task, notified, join) = task::new_task(BlockingTask(Some(f)), schedule, Id::next());
+        // Blocking tasks are tracked by the pool's queue, not an owned list.
+        drop(task);
+        BlockingPool::push(&self.inner, notified);
+        join
+    }
+
+    fn push(inner: &Arc<Inner>, task: Notified<BlockingSchedule>) {
+        let mut state = inner.state.lock();
+        if state.shutdown {
+            drop(state);
+            task.0.shutdown();
+            return;
+        }
+        state.queue.push_back(task);
+        if state.num_idle > 0 {
+            state.num_idle -= 1;
+            state.num_notify += 1;
+            inner.work.notify_one();
+        } else if state.num_threads < inner.config.max_blocking_threads.max(1) {
+            let id = state.next_thread_id;
+            state.next_thread_id += 1;
+            state.num_threads += 1;
+            match spawn_thread(inner, id) {
+                Ok(thread) => {
+                    state.threads.insert(id, thread);
+                }
+                Err(error) => {
+                    state.num_threads -= 1;
+                    if state.num_threads == 0 {
+                        // Nobody can ever run it: fail loudly rather than hang.
+                        let task = state.queue.pop_back();
+                        drop(state);
+                        drop(task);
+                        panic!("weft: cannot start a blocking thread ({error}); lower max_blocking_threads or raise the OS thread limit");
+                    }
+                    // A running thread will take it when it finishes its work.
+                }
+            }
+        }
+        // Otherwise every thread is busy and the pool is at its cap: the task
+        // waits in the queue for the next thread that finishes.
+    }
+
+    /// Cancels queued closures and waits for running ones for at most
+    /// `timeout`; threads still running after that are detached.
+    pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
+        let inner = &*self.inner;
+        let mut state = inner.state.lock();
+        if state.shutdown && state.threads.is_empty() {
+            return;
+        }
+        state.shutdown = true;
+        let queued: Vec<_> = state.queue.drain(..).collect();
+        inner.work.notify_all();
+        drop(state);
+        for task in queued {
+            task.0.shutdown();
+        }
+
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let mut state = inner.state.lock();
+        while state.num_threads > 0 {
+            match deadline {
+                None => sync::wait(&inner.exited, &mut state),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    sync::wait_timeout(&inner.exited, &mut state, deadline - now);
+                }
+            }
+        }
+        let all_exited = state.num_threads == 0;
+        let threads: Vec<_> = state.threads.drain().map(|(_, thread)| thread).collect();
+        drop(state);
+        for thread in threads {
+            if all_exited || thread.is_finished() {
+                let _ = thread.join();
+            }
+            // Else: still running a closure past the timeout; detached.
+        }
+    }
+
+    pub(crate) fn num_threads(&self) -> usize {
+        self.inner.state.lock().num_threads
+    }
+
+    pub(crate) fn num_idle_threads(&self) -> usize {
+        self.inner.state.lock().num_idle
+    }
+
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.inner.state.lock().queue.len()
+    }
+}
+
+fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let config = &inner.config;
+    let mut builder = std::thread::Builder::new().name((config.thread_name)());
+    if let Some(size) = config.thread_stack_size {
+        builder = builder.stack_size(size);
+    }
+    let inner = inner.clone();
+    builder.spawn(move || {
+        if let Some(start) = &inner.config.on_thread_start {
+            start();
+        }
+        run(&inner, id);
+        if let Some(stop) = &inner.config.on_thread_stop {
+            stop();
+        }
+        let mut state = inner.state.lock();
+        state.num_threads -= 1;
+        inner.exited.notify_all();
+    })
+}
+
+fn run(inner: &Inner, id: usize) {
+    let keep_alive = inner.config.thread_keep_alive;
+    let mut state = inner.state.lock();
+    loop {
+        while let Some(task) = state.queue.pop_front() {
+            drop(state);
+            task.run();
+            state = inner.state.lock();
+        }
+        if state.shutdown {
+            return;
+        }
+        state.num_idle += 1;
+        let idle_since = Instant::now();
+        loop {
+            sync::wait_timeout(
+                &inner.work,
+                &mut state,
+                keep_alive.saturating_sub(idle_since.elapsed()),
+            );
+            if state.num_notify > 0 {
+                state.num_notify -= 1;
+                break;
+            }
+            if state.shutdown {
+                state.num_idle -= 1;
+                return;
+            }
+            if idle_since.elapsed() >= keep_alive {
+                state.num_idle -= 1;
+                // Exiting on our own: nobody will join us, so detach.
+                drop(state.threads.remove(&id));
+                return;
+            }
+            // Spurious wake-up.
+        }
+    }
+}
+
+impl fmt::Debug for BlockingPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingPool")
+            .field("threads", &self.num_threads())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,108 @@
+//! The list of live tasks a scheduler owns, so shutdown can cancel every
+//! one of them and metrics can count them.
+//!
+//! Sharded by task id so spawning and completing on different workers
+//! rarely contend. Each shard is a `Vec` of task references; a task records
+//! its index in the header (written only under the shard's lock), so
+//! removal is a swap-remove with no search.
+
+use crate::sync::Mutex;
+use crate::task::Task;
+
+pub(crate) struct OwnedTasks<S: 'static> {
+    shards: Box<[Mutex<Shard<S>>]>,
+    mask: usize,
+}
+
+struct Shard<S: 'static> {
+    tasks: Vec<Task<S>>,
+    closed: bool,
+}
+
+impl<S: 'static> OwnedTasks<S> {
+    pub(crate) fn new(num_workers: usize) -> OwnedTasks<S> {
+        let count = (num_workers * 4).next_power_of_two().max(4);
+        let shards = (0..count)
+            .map(|_| {
+                Mutex::new(Shard {
+                    tasks: Vec::new(),
+                    closed: false,
+                })
+            })
+            .collect();
+        OwnedTasks {
+            shards,
+            mask: count - 1,
+        }
+    }
+
+    fn shard(&self, task: &Task<S>) -> &Mutex<Shard<S>> {
+        &self.shards[task.id().as_u64() as usize & self.mask]
+    }
+
+    /// Adds a new task; gives it back if the list is closed (the runtime is
+    /// shutting down), and the caller must shut it down.
+    pub(crate) fn bind(&self, task: Task<S>) -> Result<(), Task<S>> {
+        let mut shard = self.shard(&task).lock();
+        if shard.closed {
+            return Err(task);
+        }
+        let index = shard.tasks.len();
+        // SAFETY: `owned_index` is only accessed under this shard's lock.
+        task.header()
+            .owned_index
+            .with_mut(|slot| unsafe { *slot = index });
+        shard.tasks.push(task);
+        Ok(())
+    }
+
+    /// Removes a completed task, returning the list's reference to it.
+    pub(crate) fn release(&self, task: &Task<S>) -> Option<Task<S>> {
+        let mut shard = self.shard(task).lock();
+        // SAFETY: `owned_index` is only accessed under this shard's lock.
+        let index = task.header().owned_index.with(|slot| unsafe { *slot });
+        if index == usize::MAX {
+            return None;
+        }
+        let removed = shard.tasks.swap_remove(index);
+        debug_assert_eq!(removed.id(), task.id());
+        // SAFETY: as above, under the lock.
+        removed
+            .header()
+            .owned_index
+            .with_mut(|slot| unsafe { *slot = usize::MAX });
+        if let Some(moved) = shard.tasks.get(index) {
+            // SAFETY: as above, under the lock.
+            moved
+                .header()
+                .owned_index
+                .with_mut(|slot| unsafe { *slot = index });
+        }
+        Some(removed)
+    }
+
+    /// Refuses new tasks from now on and hands over every live task, for
+    /// the caller to shut down.
+    pub(crate) fn close_and_take_all(&self) -> Vec<Task<S>> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.closed = true;
+            for task in shard.tasks.drain(..) {
+                // SAFETY: as above, under the lock.
+                task.header()
+                    .owned_index
+                    .with_mut(|slot| unsafe { *slot = usize::MAX });
+                all.push(task);
+            }
+        }
+        all
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().tasks.len())
+            .sum()
+    }
+}

@@ -1,0 +1,286 @@
+//! The scheduler as a whole: its configuration, the state its workers
+//! share, and the [`Handle`] through which tasks are spawned.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use crate::blocking::BlockingPool;
+use crate::idle::Idle;
+use crate::metrics::WorkerMetrics;
+use crate::owned::OwnedTasks;
+use crate::park::{Driver, Park, Unparker};
+use crate::queue::{Injector, Steal, Stealer};
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
+use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
+use crate::worker;
+
+/// A callback run on each runtime thread.
+pub type ThreadCallback = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Everything the scheduler can be configured with. The facade's `Builder`
+/// fills it in.
+#[derive(Clone)]
+pub struct Config {
+    /// Number of worker threads; at least 1.
+    pub worker_threads: usize,
+    /// Names worker and blocking threads.
+    pub thread_name: std::sync::Arc<dyn Fn() -> String + Send + Sync + 'static>,
+    /// Stack size of worker and blocking threads; `None` is std's default.
+    pub thread_stack_size: Option<usize>,
+    /// Most threads the blocking pool runs at once.
+    pub max_blocking_threads: usize,
+    /// How long an idle blocking thread waits for work before exiting.
+    pub thread_keep_alive: Duration,
+    /// Runs first on every worker and blocking thread.
+    pub on_thread_start: Option<ThreadCallback>,
+    /// Runs last on every worker and blocking thread.
+    pub on_thread_stop: Option<ThreadCallback>,
+    /// A busy worker polls the driver every this many ticks.
+    pub event_interval: u32,
+    /// A busy worker takes from the global queue first every this many
+    /// ticks.
+    pub global_queue_interval: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            worker_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            thread_name: std::sync::Arc::new(|| "weft-worker".to_owned()),
+            thread_stack_size: None,
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
+            on_thread_start: None,
+            on_thread_stop: None,
+            event_interval: 61,
+            global_queue_interval: 61,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_stack_size", &self.thread_stack_size)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.thread_keep_alive)
+            .field("event_interval", &self.event_interval)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a worker shares with everyone else.
+pub(crate) struct Remote {
+    pub(crate) stealer: Stealer<Notified<Handle>>,
+    pub(crate) unparker: Unparker,
+}
+
+pub(crate) struct Shared {
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) injector: Injector<Notified<Handle>>,
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks<Handle>,
+    pub(crate) driver: std::sync::Arc<Driver>,
+    pub(crate) worker_metrics: Box<[WorkerMetrics]>,
+    pub(crate) blocking: BlockingPool,
+    pub(crate) config: Config,
+    pub(crate) is_shutdown: AtomicBool,
+}
+
+/// A cloneable handle to a running scheduler: spawns tasks onto it from any
+/// thread.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The scheduler's owner: dropping it (or calling
+/// [`shutdown`](Scheduler::shutdown)) stops the workers and cancels every
+/// task.
+pub struct Scheduler {
+    handle: Handle,
+    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Scheduler {
+    /// Starts `config.worker_threads` workers that park on `driver` when
+    /// idle.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `worker_threads` is 0; the OS error if a thread
+    /// cannot be spawned (the ones already started are stopped).
+    pub fn start(config: Config, driver: Box<dyn Park>) -> io::Result<Scheduler> {
+        if config.worker_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "worker_threads must be at least 1 (got 0); leave it unset to use one per CPU",
+            ));
+        }
+        let (handle, cores) = worker::create(config, Driver::new(driver));
+        let scheduler = Scheduler {
+            handle,
+            workers: Mutex::new(Vec::new()),
+        };
+        for core in cores {
+            let thread = worker::spawn_thread(&scheduler.handle, core)?;
+            scheduler.workers.lock().push(thread);
+        }
+        Ok(scheduler)
+    }
+
+    /// The handle tasks are spawned through.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Stops the workers, cancels every task (their `JoinHandle`s resolve to
+    /// a cancelled [`JoinError`](crate::task::JoinError)) and waits for the
+    /// blocking pool's threads for at most `timeout` (`None`: as long as
+    /// they take). Idempotent.
+    pub fn shutdown(&self, timeout: Option<Duration>) {
+        let shared = &self.handle.shared;
+        if shared.is_shutdown.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for remote in shared.remotes.iter() {
+            remote.unparker.unpark();
+        }
+        let workers = std::mem::take(&mut *self.workers.lock());
+        let me = std::thread::current().id();
+        for thread in workers {
+            // A runtime dropped from inside one of its own tasks cannot wait
+            // for its own thread; that thread exits when the task returns.
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
+        }
+        // Every worker has stopped: no task is running, so each one's future
+        // is dropped here, on the thread that shuts down.
+        for task in shared.owned.close_and_take_all() {
+            task.shutdown();
+        }
+        shared.drain_injector();
+        shared.blocking.shutdown(timeout);
+        // Cancelling may have woken tasks once more.
+        shared.drain_injector();
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("config", &self.handle.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                // Dropping a `Notified` only drops its reference; the task
+                // itself was cancelled through the owned list.
+                Steal::Success(task) => drop(task),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.is_shutdown.load(Ordering::Acquire)
+    }
+}
+
+impl Handle {
+    /// Spawns `future` as a new task.
+    ///
+    /// If the scheduler has shut down, the task is cancelled at once: its
+    /// `JoinHandle` resolves to a cancelled `JoinError`.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
+        match self.shared.owned.bind(task) {
+            Ok(()) => self.schedule_task(notified, false),
+            Err(task) => {
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    /// Runs `f` on the blocking pool; see [`crate::blocking`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(f)
+    }
+
+    /// Live figures of this scheduler.
+    pub fn metrics(&self) -> crate::RuntimeMetrics {
+        crate::RuntimeMetrics::new(self.clone())
+    }
+
+    /// True if both handles drive the same scheduler.
+    pub fn ptr_eq(&self, other: &Handle) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// True once [`Scheduler::shutdown`] has begun.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+
+    pub(crate) fn schedule_task(&self, task: Notified<Handle>, is_yield: bool) {
+        if let Err(task) = worker::schedule_local(self, task, is_yield) {
+            self.shared.injector.push(task);
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes a sleeping worker if work is waiting and nobody searches.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(worker) = self.shared.idle.worker_to_notify() {
+            self.shared.remotes[worker].unparker.unpark();
+        }
+    }
+}
+
+impl Schedule for Handle {
+    fn schedule(&self, task: Notified<Self>) {
+        self.schedule_task(task, false);
+    }
+
+    fn yield_now(&self, task: Notified<Self>) {
+        self.schedule_task(task, true);
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.shared.owned.release(task)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.remotes.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,395 @@
+//! A worker thread: where tasks are found, run, stolen, and where an idle
+//! worker goes to sleep.
+//!
+//! Each tick a worker takes one task: from its LIFO slot, its local queue,
+//! the injector, or, when all are empty, by stealing half of a random
+//! victim's queue. Every `global_queue_interval` ticks it takes from the
+//! injector first, so remotely spawned tasks cannot starve behind local
+//! ones; every `event_interval` ticks it polls the driver without blocking,
+//! so I/O is served even when no worker is idle.
+//!
+//! The LIFO slot holds the task most recently woken by the running task
+//! (typically the receiver of a message just sent), so it runs next while
+//! its data is hot in cache. It is capped: after [`MAX_LIFO_POLLS`] LIFO
+//! polls in a row the slot's task goes to the back of the local queue, so
+//! two tasks bouncing a message cannot starve the rest.
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+use crate::coop::{self, Budget};
+use crate::idle::Idle;
+use crate::metrics::{WorkerCounts, WorkerMetrics};
+use crate::owned::OwnedTasks;
+use crate::park::{Driver, Parker};
+use crate::queue::{Injector, Local, Steal, Stealer};
+use crate::scheduler::{Config, Handle, Remote, Shared};
+use crate::sync::{Arc, AtomicBool};
+use crate::task::Notified;
+
+/// LIFO-slot polls in a row before the slot's task must queue like others.
+const MAX_LIFO_POLLS: u32 = 3;
+
+/// What one worker owns. It moves into the thread-local context while a task
+/// runs, so the task's wakes and spawns can reach the local queue.
+pub(crate) struct Core {
+    index: usize,
+    tick: u32,
+    local: Local<Notified<Handle>>,
+    lifo: Option<Notified<Handle>>,
+    is_searching: bool,
+    rand: FastRand,
+    counts: WorkerCounts,
+    parker: Parker,
+}
+
+/// The thread-local view of the worker running on this thread.
+struct Context {
+    handle: Handle,
+    core: RefCell<Option<Box<Core>>>,
+}
+
+crate::sync::thread_local! {
+    static CURRENT: Cell<*const Context> = Cell::new(ptr::null());
+}
+
+/// True on a worker thread of any scheduler.
+pub fn is_worker_thread() -> bool {
+    CURRENT.with(|current| !current.get().is_null())
+}
+
+/// Builds the shared state and one core per worker.
+pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>) {
+    let num_workers = config.worker_threads;
+    let driver = std::sync::Arc::new(driver);
+    let mut cores = Vec::with_capacity(num_workers);
+    let mut remotes = Vec::with_capacity(num_workers);
+    let mut worker_metrics = Vec::with_capacity(num_workers);
+    for index in 0..num_workers {
+        let parker = Parker::new(driver.clone());
+        let local = Local::new_fifo();
+        remotes.push(Remote {
+            stealer: local.stealer(),
+            unparker: parker.unparker(),
+        });
+        worker_metrics.push(WorkerMetrics::new());
+        cores.push(Box::new(Core {
+            index,
+            tick: 0,
+            local,
+            lifo: None,
+            is_searching: false,
+            rand: FastRand::new(index as u32),
+            counts: WorkerCounts::default(),
+            parker,
+        }));
+    }
+    let shared = Shared {
+        remotes: remotes.into_boxed_slice(),
+        injector: Injector::new(),
+        idle: Idle::new(num_workers),
+        owned: OwnedTasks::new(num_workers),
+        driver,
+        worker_metrics: worker_metrics.into_boxed_slice(),
+        blocking: crate::blocking::BlockingPool::new(&config),
+        config,
+        is_shutdown: AtomicBool::new(false),
+    };
+    (
+        Handle {
+            shared: Arc::new(shared),
+        },
+        cores,
+    )
+}
+
+/// Starts the OS thread for one worker.
+#[cfg(not(weft_loom))]
+pub(crate) fn spawn_thread(
+    handle: &Handle,
+    core: Box<Core>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let config = &handle.shared.config;
+    let mut builder = std::thread::Builder::new().name((config.thread_name)());
+    if let Some(size) = config.thread_stack_size {
+        builder = builder.stack_size(size);
+    }
+    let handle = handle.clone();
+    builder.spawn(move || run(handle, core))
+}
+
+/// Starts a loom thread for one worker.
+#[cfg(weft_loom)]
+pub(crate) fn spawn_thread(
+    handle: &Handle,
+    core: Box<Core>,
+) -> std::io::Result<crate::sync::thread::JoinHandle<()>> {
+    let handle = handle.clone();
+    Ok(crate::sync::thread::spawn(move || run(handle, core)))
+}
+
+fn run(handle: Handle, core: Box<Core>) {
+    if let Some(start) = &handle.shared.config.on_thread_start {
+        start();
+    }
+    let cx = Context {
+        handle: handle.clone(),
+        core: RefCell::new(None),
+    };
+    CURRENT.with(|current| current.set(&cx));
+    let core = cx.run(core);
+    cx.shutdown_core(core);
+    CURRENT.with(|current| current.set(ptr::null()));
+    if let Some(stop) = &handle.shared.config.on_thread_stop {
+        stop();
+    }
+}
+
+/// Puts a task woken on a worker of `handle`'s scheduler into that worker's
+/// LIFO slot (or local queue, for a yield). Gives the task back if this
+/// thread is not such a worker, or is not running a task right now.
+pub(crate) fn schedule_local(
+    handle: &Handle,
+    task: Notified<Handle>,
+    is_yield: bool,
+) -> Result<(), Notified<Handle>> {
+    CURRENT.with(|current| {
+        // SAFETY: a non-null pointer is the `Context` on `run`'s stack,
+        // which outlives every use on this thread (it is reset before `run`
+        // returns).
+        let Some(cx) = (unsafe { current.get().as_ref() }) else {
+            return Err(task);
+        };
+        if !cx.handle.ptr_eq(handle) {
+            return Err(task);
+        }
+        let Ok(mut slot) = cx.core.try_borrow_mut() else {
+            return Err(task);
+        };
+        let Some(core) = slot.as_mut() else {
+            return Err(task);
+        };
+        if is_yield {
+            core.local.push(task);
+        } else if let Some(previous) = core.lifo.replace(task) {
+            core.local.push(previous);
+        } else {
+            // This worker runs it right after the current poll.
+            return Ok(());
+        }
+        drop(slot);
+        handle.notify_parked();
+        Ok(())
+    })
+}
+
+impl Context {
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    fn run(&self, mut core: Box<Core>) -> Box<Core> {
+        let config = &self.shared().config;
+        let event_interval = config.event_interval.max(1);
+        let global_interval = config.global_queue_interval.max(1);
+        while !self.shared().is_shutdown() {
+            core.tick = core.tick.wrapping_add(1);
+            if core.tick % event_interval == 0 {
+                self.maintenance(&mut core);
+            }
+            if let Some(task) = self.next_task(&mut core, global_interval) {
+                core = self.run_task(core, task);
+                continue;
+            }
+            if let Some(task) = self.steal_work(&mut core) {
+                core = self.run_task(core, task);
+                continue;
+            }
+            core = self.park(core);
+        }
+        core
+    }
+
+    fn next_task(&self, core: &mut Core, global_interval: u32) -> Option<Notified<Handle>> {
+        if core.tick % global_interval == 0 {
+            if let Some(task) = steal_one(&self.shared().injector) {
+                return Some(task);
+            }
+        }
+        if let Some(task) = core.lifo.take() {
+            return Some(task);
+        }
+        if let Some(task) = core.local.pop() {
+            return Some(task);
+        }
+        let task = steal_into(|| self.shared().injector.steal_batch_and_pop(&core.local))?;
+        if !core.local.is_empty() {
+            // We took a batch: let a sleeper share it.
+            self.handle.notify_parked();
+        }
+        Some(task)
+    }
+
+    fn steal_work(&self, core: &mut Core) -> Option<Notified<Handle>> {
+        let shared = self.shared();
+        if !core.is_searching {
+            if !shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            core.is_searching = true;
+        }
+        let num_workers = shared.remotes.len();
+        let start = core.rand.next_below(num_workers as u32) as usize;
+        for offset in 0..num_workers {
+            let victim = (start + offset) % num_workers;
+            if victim == core.index {
+                continue;
+            }
+            if let Some(task) = steal_from(&shared.remotes[victim].stealer, &core.local) {
+                core.counts.steal_operations += 1;
+                core.counts.steal_count += 1 + core.local.len() as u64;
+                return Some(task);
+            }
+        }
+        steal_into(|| shared.injector.steal_batch_and_pop(&core.local))
+    }
+
+    fn run_task(&self, mut core: Box<Core>, task: Notified<Handle>) -> Box<Core> {
+        if core.is_searching {
+            core.is_searching = false;
+            if self.shared().idle.transition_worker_from_searching() {
+                // The last searcher found work: let one more worker search.
+                self.handle.notify_parked();
+            }
+        }
+        core.counts.poll_count += 1;
+        *self.core.borrow_mut() = Some(core);
+        coop::with_budget(Budget::initial(), || {
+            task.run();
+            let mut lifo_polls = 0;
+            loop {
+                let next = {
+                    let mut slot = self.core.borrow_mut();
+                    let core = slot.as_mut().expect("worker core missing after a poll");
+                    let Some(next) = core.lifo.take() else { break };
+                    if lifo_polls >= MAX_LIFO_POLLS || !coop::has_budget_remaining() {
+                        core.local.push(next);
+                        drop(slot);
+                        self.handle.notify_parked();
+                        break;
+                    }
+                    core.counts.poll_count += 1;
+                    next
+                };
+                lifo_polls += 1;
+                next.run();
+            }
+        });
+        self.core
+            .borrow_mut()
+            .take()
+            .expect("worker core missing after a poll")
+    }
+
+    fn maintenance(&self, core: &mut Core) {
+        self.publish_metrics(core);
+        self.shared().driver.poll_now();
+    }
+
+    fn park(&self, mut core: Box<Core>) -> Box<Core> {
+        let shared = self.shared();
+        let index = core.index;
+        core.counts.park_count += 1;
+        self.publish_metrics(&core);
+        if shared
+            .idle
+            .transition_worker_to_parked(index, core.is_searching)
+        {
+            self.notify_if_work_pending();
+        }
+        core.is_searching = false;
+        loop {
+            core.parker.park();
+            if shared.is_shutdown() {
+                shared.idle.unpark_worker_by_id(index);
+                break;
+            }
+            if !shared.idle.is_parked(index) {
+                // Woken by `worker_to_notify`, which counted us searching.
+                core.is_searching = true;
+                break;
+            }
+            // Spurious, or the driver returned with events: the tasks it woke
+            // went to the injector and woke a worker of their own.
+        }
+        core
+    }
+
+    /// The last searcher parked: make sure no queue holds work that a
+    /// producer expected a searcher to find.
+    fn notify_if_work_pending(&self) {
+        let shared = self.shared();
+        let pending = !shared.injector.is_empty()
+            || shared
+                .remotes
+                .iter()
+                .any(|remote| !remote.stealer.is_empty());
+        if pending {
+            self.handle.notify_parked();
+        }
+    }
+
+    fn publish_metrics(&self, core: &Core) {
+        self.shared().worker_metrics[core.index].publish(&core.counts, core.local.len());
+    }
+
+    /// The scheduler is shutting down: drop this worker's queued references
+    /// (the owner cancels the tasks themselves through the owned list).
+    fn shutdown_core(&self, mut core: Box<Core>) {
+        drop(core.lifo.take());
+        while let Some(task) = core.local.pop() {
+            drop(task);
+        }
+        self.publish_metrics(&core);
+    }
+}
+
+fn steal_into(mut attempt: impl FnMut() -> Steal<Notified<Handle>>) -> Option<Notified<Handle>> {
+    loop {
+        match attempt() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
+}
+
+fn steal_one(injector: &Injector<Notified<Handle>>) -> Option<Notified<Handle>> {
+    steal_into(|| injector.steal())
+}
+
+fn steal_from(
+    stealer: &Stealer<Notified<Handle>>,
+    local: &Local<Notified<Handle>>,
+) -> Option<Notified<Handle>> {
+    steal_into(|| stealer.steal_batch_and_pop(local))
+}
+
+/// A small xorshift generator for picking steal victims.
+struct FastRand(u32);
+
+impl FastRand {
+    fn new(seed: u32) -> FastRand {
+        // Any non-zero seed works; spread worker indexes apart.
+        FastRand(seed.wrapping_mul(0x9E37_79B9) | 1)
+    }
+
+    fn next_below(&mut self, n: u32) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        ((u64::from(x) * u64::from(n)) >> 32) as u32
+    }
+}

@@ -1,0 +1,41 @@
+//! Which runtime the current thread belongs to.
+//!
+//! Worker and blocking threads are in their runtime for their whole life;
+//! a thread inside `block_on` is in that runtime until `block_on` returns.
+//! `Handle::current`, `weft::spawn` and friends read it.
+
+use std::cell::RefCell;
+
+use super::Handle;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// The handle of the runtime this thread is in.
+pub(crate) fn current() -> Option<Handle> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// Puts this thread in `handle`'s runtime for its remaining life (worker and
+/// blocking threads).
+pub(crate) fn set_for_thread(handle: Handle) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(handle));
+}
+
+/// Puts this thread in `handle`'s runtime until the guard drops.
+pub(crate) fn enter(handle: &Handle) -> EnterGuard {
+    let previous = CURRENT.with(|current| current.borrow_mut().replace(handle.clone()));
+    EnterGuard { previous }
+}
+
+pub(crate) struct EnterGuard {
+    previous: Option<Handle>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
