@@ -167,7 +167,8 @@ impl BlockingPool {
             task.0.shutdown();
         }
 
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        // A timeout too large for an `Instant` is no deadline at all.
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut state = inner.state.lock();
         while state.num_threads > 0 {
             match deadline {
@@ -220,12 +221,15 @@ fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<std::thread::J
         if let Some(stop) = &inner.config.on_thread_stop {
             stop();
         }
-        let mut state = inner.state.lock();
-        state.num_threads -= 1;
-        inner.exited.notify_all();
     })
 }
 
+/// Runs queued closures until shutdown or until idle for `keep_alive`.
+///
+/// The thread stops counting itself in `num_threads` under the same lock
+/// hold in which it decides to exit, so a `push` either sees it idle (and
+/// hands it the closure) or sees it gone (and starts a new thread); it can
+/// never count on a thread that is already leaving.
 fn run(inner: &Inner, id: usize) {
     let keep_alive = inner.config.thread_keep_alive;
     let mut state = inner.state.lock();
@@ -236,6 +240,7 @@ fn run(inner: &Inner, id: usize) {
             state = inner.state.lock();
         }
         if state.shutdown {
+            exit(inner, &mut state);
             return;
         }
         state.num_idle += 1;
@@ -252,17 +257,25 @@ fn run(inner: &Inner, id: usize) {
             }
             if state.shutdown {
                 state.num_idle -= 1;
+                exit(inner, &mut state);
                 return;
             }
             if idle_since.elapsed() >= keep_alive {
                 state.num_idle -= 1;
                 // Exiting on our own: nobody will join us, so detach.
                 drop(state.threads.remove(&id));
+                exit(inner, &mut state);
                 return;
             }
             // Spurious wake-up.
         }
     }
+}
+
+/// A thread stops counting itself; called with the lock held.
+fn exit(inner: &Inner, state: &mut PoolState) {
+    state.num_threads -= 1;
+    inner.exited.notify_all();
 }
 
 impl fmt::Debug for BlockingPool {

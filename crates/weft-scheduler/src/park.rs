@@ -13,7 +13,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::sync::{self, Arc, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
 
 /// Blocks the calling worker until woken: implemented by the runtime's
 /// driver (an I/O reactor's `epoll_wait`, or a condvar).
@@ -81,7 +81,7 @@ pub trait Unpark: Send + Sync + 'static {
 
 /// The driver, shared by all workers; whoever holds its lock may block in it.
 pub(crate) struct Driver {
-    park: Mutex<Box<dyn Park>>,
+    park: TryLock<Box<dyn Park>>,
     unpark: std::sync::Arc<dyn Unpark>,
 }
 
@@ -89,7 +89,7 @@ impl Driver {
     pub(crate) fn new(park: Box<dyn Park>) -> Driver {
         let unpark = park.unparker();
         Driver {
-            park: Mutex::new(park),
+            park: TryLock::new(park),
             unpark,
         }
     }
@@ -97,8 +97,59 @@ impl Driver {
     /// Polls the driver without blocking, if no other worker is in it.
     pub(crate) fn poll_now(&self) {
         if let Some(mut park) = self.park.try_lock() {
-            park.park_timeout(Duration::ZERO);
+            park.with_mut(|park| park.park_timeout(Duration::ZERO));
         }
+    }
+}
+
+/// A lock that is only ever tried, never waited for: the worker that gets
+/// it blocks in the driver, and the others sleep elsewhere.
+///
+/// A flag instead of a mutex because nobody ever waits on it, and because
+/// loom 0.7 reports false deadlocks for `Mutex::try_lock` (tokio-rs/loom
+/// issue 376) where this is modelled exactly.
+struct TryLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the flag gives one thread at a time access to the value, as a
+// mutex would; the value moves between threads, so it must be `Send`.
+unsafe impl<T: Send> Sync for TryLock<T> {}
+
+struct TryLockGuard<'a, T> {
+    lock: &'a TryLock<T>,
+}
+
+impl<T> TryLock<T> {
+    fn new(value: T) -> TryLock<T> {
+        TryLock {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
+        // Acquire: pairs with the Release in the guard's drop, so this
+        // holder sees the previous holder's writes to the value.
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| TryLockGuard { lock: self })
+    }
+}
+
+impl<T> TryLockGuard<'_, T> {
+    fn with_mut<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: the guard exists only while this thread holds the flag, so
+        // no other reference to the value exists.
+        self.lock.value.with_mut(|value| f(unsafe { &mut *value }))
+    }
+}
+
+impl<T> Drop for TryLockGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
     }
 }
 
@@ -155,7 +206,7 @@ impl Parker {
             return;
         }
         match inner.driver.park.try_lock() {
-            Some(mut driver) => inner.park_driver(&mut **driver),
+            Some(mut driver) => driver.with_mut(|driver| inner.park_driver(&mut **driver)),
             None => inner.park_condvar(),
         }
     }
@@ -169,7 +220,12 @@ impl ParkerInner {
         {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.state.store(EMPTY, Ordering::SeqCst);
+                // A swap, not a store: a failed CAS is only a load and may
+                // have read an older NOTIFIED than the latest unpark's. The
+                // swap reads the latest one, so this thread synchronises
+                // with that unparker and sees what it published (e.g. the
+                // shutdown flag). Found by loom.
+                self.state.swap(EMPTY, Ordering::SeqCst);
                 return;
             }
             Err(actual) => panic!("inconsistent parker state {actual}"),
@@ -191,7 +247,12 @@ impl ParkerInner {
         {
             Ok(_) => {}
             Err(NOTIFIED) => {
-                self.state.store(EMPTY, Ordering::SeqCst);
+                // A swap, not a store: a failed CAS is only a load and may
+                // have read an older NOTIFIED than the latest unpark's. The
+                // swap reads the latest one, so this thread synchronises
+                // with that unparker and sees what it published (e.g. the
+                // shutdown flag). Found by loom.
+                self.state.swap(EMPTY, Ordering::SeqCst);
                 return;
             }
             Err(actual) => panic!("inconsistent parker state {actual}"),

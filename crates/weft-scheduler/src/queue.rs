@@ -69,9 +69,6 @@ mod stand_in {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
         }
-        pub(crate) fn len(&self) -> usize {
-            self.0.lock().len()
-        }
     }
 
     impl<T> Injector<T> {

@@ -12,7 +12,7 @@ use crate::metrics::WorkerMetrics;
 use crate::owned::OwnedTasks;
 use crate::park::{Driver, Park, Unparker};
 use crate::queue::{Injector, Steal, Stealer};
-use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
+use crate::sync::{thread, Arc, AtomicBool, Mutex, Ordering};
 use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
 use crate::worker;
 
@@ -103,7 +103,7 @@ pub struct Handle {
 /// task.
 pub struct Scheduler {
     handle: Handle,
-    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    workers: Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 impl Scheduler {
@@ -151,7 +151,7 @@ impl Scheduler {
             remote.unparker.unpark();
         }
         let workers = std::mem::take(&mut *self.workers.lock());
-        let me = std::thread::current().id();
+        let me = thread::current().id();
         for thread in workers {
             // A runtime dropped from inside one of its own tasks cannot wait
             // for its own thread; that thread exits when the task returns.
@@ -224,7 +224,9 @@ impl Handle {
         join
     }
 
-    /// Runs `f` on the blocking pool; see [`crate::blocking`].
+    /// Runs the blocking closure `f` on the scheduler's blocking pool (an
+    /// elastic set of threads, separate from the workers). A closure spawned
+    /// after shutdown resolves to a cancelled `JoinError`.
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -10,6 +10,7 @@
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
+    pub(crate) use std::thread;
     pub(crate) use std::thread_local;
 
     /// A mutex with parking_lot's API (no poisoning).
@@ -76,12 +77,9 @@ mod imp {
             Mutex(loom::sync::Mutex::new(value))
         }
 
+        #[track_caller]
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             self.0.lock().unwrap()
-        }
-
-        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-            self.0.try_lock().ok()
         }
     }
 
@@ -119,6 +117,7 @@ mod imp {
         replace_with(guard, |g| condvar.0.wait(g).unwrap());
     }
 
+    #[track_caller]
     fn replace_with<G>(slot: &mut G, f: impl FnOnce(G) -> G) {
         // SAFETY: `slot` is read out and written back before anything else
         // can observe it; `f` does not unwind in loom models (a panic there

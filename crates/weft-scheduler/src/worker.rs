@@ -24,7 +24,7 @@ use crate::owned::OwnedTasks;
 use crate::park::{Driver, Parker};
 use crate::queue::{Injector, Local, Steal, Stealer};
 use crate::scheduler::{Config, Handle, Remote, Shared};
-use crate::sync::{Arc, AtomicBool};
+use crate::sync::{thread, Arc, AtomicBool};
 use crate::task::Notified;
 
 /// LIFO-slot polls in a row before the slot's task must queue like others.
@@ -50,6 +50,8 @@ struct Context {
 }
 
 crate::sync::thread_local! {
+    // Not `const`: loom's `thread_local!` does not accept const initialisers.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: Cell<*const Context> = Cell::new(ptr::null());
 }
 
@@ -58,7 +60,10 @@ pub fn is_worker_thread() -> bool {
     CURRENT.with(|current| !current.get().is_null())
 }
 
-/// Builds the shared state and one core per worker.
+/// Builds the shared state and one core per worker. Cores are boxed because
+/// they move between the run loop and the thread-local context on every
+/// task poll; a pointer moves cheaper than the whole core.
+#[allow(clippy::vec_box)]
 pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>) {
     let num_workers = config.worker_threads;
     let driver = std::sync::Arc::new(driver);
@@ -103,29 +108,18 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
     )
 }
 
-/// Starts the OS thread for one worker.
-#[cfg(not(weft_loom))]
+/// Starts the thread for one worker.
 pub(crate) fn spawn_thread(
     handle: &Handle,
     core: Box<Core>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
+) -> std::io::Result<thread::JoinHandle<()>> {
     let config = &handle.shared.config;
-    let mut builder = std::thread::Builder::new().name((config.thread_name)());
+    let mut builder = thread::Builder::new().name((config.thread_name)());
     if let Some(size) = config.thread_stack_size {
         builder = builder.stack_size(size);
     }
     let handle = handle.clone();
     builder.spawn(move || run(handle, core))
-}
-
-/// Starts a loom thread for one worker.
-#[cfg(weft_loom)]
-pub(crate) fn spawn_thread(
-    handle: &Handle,
-    core: Box<Core>,
-) -> std::io::Result<crate::sync::thread::JoinHandle<()>> {
-    let handle = handle.clone();
-    Ok(crate::sync::thread::spawn(move || run(handle, core)))
 }
 
 fn run(handle: Handle, core: Box<Core>) {

@@ -65,12 +65,14 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so we have exclusive access to the
-                // stage, and the future never moves: it lives in the heap
-                // cell until it is dropped in place.
-                match unsafe { &mut *stage } {
-                    Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
-                    _ => unreachable!("a task was polled after it completed"),
-                }
+                // stage.
+                let Stage::Running(future) = (unsafe { &mut *stage }) else {
+                    unreachable!("a task was polled after it completed");
+                };
+                // SAFETY: the future never moves: it lives in the heap cell
+                // until it is dropped in place.
+                let future = unsafe { Pin::new_unchecked(future) };
+                future.poll(&mut cx)
             })
         }))
     };
@@ -138,14 +140,23 @@ fn cancel<F: Future, S>(cell: &Cell<F, S>) {
     store(cell, Stage::Finished(Err(error)));
 }
 
-/// Publishes the output, wakes the joiner, leaves the owned-task list and
+/// Leaves the owned-task list, publishes the output, wakes the joiner and
 /// drops the run's reference.
+///
+/// The task leaves the list first, so once a `JoinHandle` sees the output,
+/// the runtime no longer counts the task as alive.
 ///
 /// # Safety
 /// The caller holds RUNNING and one reference, both given up here.
 unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: we hold a reference; the `ManuallyDrop` keeps it ours.
+    let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(ptr) });
+    let released = cell.scheduler.release(&me);
+    let count = if released.is_some() { 2 } else { 1 };
+    mem::forget(released);
+
     let before = cell.header.state.transition_to_complete();
     if !before.is_join_interested() {
         // Nobody will read the output: ours to drop.
@@ -161,11 +172,6 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         }));
     }
 
-    // SAFETY: we hold a reference; the `ManuallyDrop` keeps it ours.
-    let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(ptr) });
-    let released = cell.scheduler.release(&me);
-    let count = if released.is_some() { 2 } else { 1 };
-    mem::forget(released);
     if cell.header.state.transition_to_terminal(count) {
         // SAFETY: those were the last references.
         unsafe { dealloc::<F, S>(ptr) };

@@ -1,23 +1,23 @@
-//! Tasks: one heap allocation each, with the state machine in
-//! [`state`](self::state).
+//! Tasks: one heap allocation each, with the state machine documented in
+//! the `state` module.
 //!
 //! # Vocabulary
 //!
 //! - A **task** is a spawned future plus what the runtime needs to run it:
 //!   the state word, a vtable, the scheduler hook, the future (later its
-//!   output) and the waker of whoever awaits the output. See [`raw`].
-//! - A **reference** is one count in the state word. [`Task`] owns one (the
-//!   scheduler's list of live tasks holds these), [`Notified`] owns one plus
+//!   output) and the waker of whoever awaits the output. See the `raw` module.
+//! - A **reference** is one count in the state word. `Task` owns one (the
+//!   scheduler's list of live tasks holds these), `Notified` owns one plus
 //!   the right to run the task, a [`JoinHandle`] or [`AbortHandle`] owns one,
 //!   and so does each waker.
-//! - A **scheduler** is anything that implements [`Schedule`]: it receives
+//! - A **scheduler** is anything that implements `Schedule`: it receives
 //!   `Notified` tasks to run and hears when a task completes.
 //!
 //! # Life of a task
 //!
 //! `spawn` allocates the task as *notified* with three references (list,
 //! queue, join handle) and pushes the `Notified` into a queue. A worker pops
-//! it and calls [`Notified::run`]: the task becomes *running*, the future is
+//! it and calls `Notified::run`: the task becomes *running*, the future is
 //! polled, and the task becomes *idle* (Pending), or *complete* (Ready, a
 //! panic, or a cancellation). A waker that fires while the task is idle makes
 //! it notified again and submits it; one that fires while it is running only
@@ -81,8 +81,9 @@ impl<S: 'static> Task<S> {
     /// one of its references.
     pub(crate) unsafe fn from_raw(ptr: std::ptr::NonNull<Header>) -> Task<S> {
         // SAFETY: forwarded from the caller.
+        let raw = unsafe { RawTask::from_raw(ptr) };
         Task {
-            raw: unsafe { RawTask::from_raw(ptr) },
+            raw,
             _scheduler: PhantomData,
         }
     }

@@ -44,7 +44,7 @@ const FLAGS: usize = REF_ONE - 1;
 
 /// A new task is notified (it is about to be queued) and joinable, and has
 /// three references: the owned-task list, the queue, the `JoinHandle`.
-const INITIAL: usize = NOTIFIED | JOIN_INTEREST | 3 * REF_ONE;
+const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
 
 /// The state word.
 pub(crate) struct State(AtomicUsize);
