@@ -15,9 +15,8 @@
 //! - Entry points: [`#[weft::main]`](main), [`#[weft::test]`](test),
 //!   [`block_on`], and a [`Runtime`] built with [`Builder`].
 //! - Tasks: [`spawn`], [`spawn_blocking`], and in [`task`] the
-//!   [`JoinHandle`](task::JoinHandle), [`JoinError`](task::JoinError),
-//!   [`AbortHandle`](task::AbortHandle), [`JoinSet`](task::JoinSet),
-//!   [`yield_now`](task::yield_now) and task ids.
+//!   [`task::JoinHandle`], [`task::JoinError`], [`task::AbortHandle`],
+//!   [`task::JoinSet`], [`task::yield_now`] and task ids.
 //! - Waiting on several futures in one task: [`join!`], [`try_join!`],
 //!   [`select!`].
 //! - [`io`]: the futures-io traits and their extension methods.

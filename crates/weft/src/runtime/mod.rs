@@ -136,7 +136,18 @@ impl Runtime {
     /// rt.shutdown_timeout(Duration::from_millis(10)); // returns long before 2 s
     /// ```
     pub fn shutdown_timeout(self, timeout: Duration) {
+        let _enter = context::enter(&self.handle);
         self.scheduler.shutdown(Some(timeout));
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Futures cancelled by the shutdown are dropped on this thread; inside
+        // the runtime's context, what their destructors spawn is cancelled
+        // with them instead of leaking onto the global runtime.
+        let _enter = context::enter(&self.handle);
+        self.scheduler.shutdown(None);
     }
 }
 
