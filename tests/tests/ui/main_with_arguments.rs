@@ -1,0 +1,4 @@
+#[weft::main]
+async fn main(arguments: Vec<String>) {
+    drop(arguments);
+}
