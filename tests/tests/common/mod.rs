@@ -1,0 +1,441 @@
+//! Helpers shared by the runtime tests: runtimes on 1, 2 and 4 workers,
+//! counters tests can wait on, drop guards, gates (futures the test opens),
+//! and a way to occupy every worker of a runtime.
+//!
+//! Every wait here blocks on a real event (a condvar that the awaited code
+//! signals). The bound on each wait (`LIMIT`) only turns a hang into a
+//! failure with a message; no test relies on it passing for timing.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use weft::task::JoinHandle;
+use weft::{Builder, Runtime};
+
+/// The worker counts every runtime behaviour is checked with.
+pub const WORKERS: [usize; 3] = [1, 2, 4];
+
+/// How long a wait may take before the test fails instead of hanging.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// A runtime built for a test, with the name its threads carry (unique per
+/// runtime, so a test can tell which runtime ran a task).
+pub struct Rt {
+    pub rt: Runtime,
+    pub name: String,
+    pub workers: usize,
+}
+
+impl Deref for Rt {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
+/// A name no other runtime in this process carries.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A builder for `workers` workers whose threads carry a unique name.
+pub fn builder(workers: usize) -> (Builder, String) {
+    let name = unique_name(&format!("rt{workers}w"));
+    let mut builder = Runtime::builder();
+    builder.worker_threads(workers).thread_name(name.clone());
+    (builder, name)
+}
+
+/// A runtime with `workers` workers.
+pub fn runtime(workers: usize) -> Rt {
+    let (mut builder, name) = builder(workers);
+    Rt {
+        rt: builder.build().expect("building a test runtime"),
+        name,
+        workers,
+    }
+}
+
+/// Runs `f` on a fresh runtime of each size in [`WORKERS`].
+pub fn for_each_workers(mut f: impl FnMut(&Rt)) {
+    for workers in WORKERS {
+        let rt = runtime(workers);
+        f(&rt);
+    }
+}
+
+/// A runtime whose configuration holds the returned marker: once the
+/// runtime and everything that keeps its scheduler alive (handles, tasks,
+/// wakers) are gone, the marker's strong count is back to 1.
+pub fn tracked_runtime(workers: usize) -> (Rt, Arc<()>) {
+    let marker = Arc::new(());
+    let name = unique_name(&format!("tr{workers}w"));
+    let in_config = marker.clone();
+    let thread_name = name.clone();
+    let rt = Runtime::builder()
+        .worker_threads(workers)
+        .thread_name_fn(move || {
+            let _keep = &in_config;
+            thread_name.clone()
+        })
+        .build()
+        .expect("building a test runtime");
+    (Rt { rt, name, workers }, marker)
+}
+
+/// Asserts that nothing keeps a tracked runtime's scheduler alive any more.
+#[track_caller]
+pub fn assert_freed(marker: &Arc<()>) {
+    assert_eq!(
+        Arc::strong_count(marker),
+        1,
+        "the runtime's scheduler is still alive: a task, waker or handle leaked"
+    );
+}
+
+/// The name of the calling thread.
+pub fn thread_name() -> String {
+    thread::current().name().unwrap_or("<unnamed>").to_owned()
+}
+
+/// A count that other threads can wait on.
+#[derive(Default)]
+pub struct Counter {
+    value: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Counter {
+    pub fn new() -> Arc<Counter> {
+        Arc::new(Counter::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.value.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds one; returns the new value.
+    pub fn incr(&self) -> usize {
+        let mut value = self.lock();
+        *value += 1;
+        self.changed.notify_all();
+        *value
+    }
+
+    /// Subtracts one; returns the new value.
+    pub fn decr(&self) -> usize {
+        let mut value = self.lock();
+        *value -= 1;
+        self.changed.notify_all();
+        *value
+    }
+
+    pub fn get(&self) -> usize {
+        *self.lock()
+    }
+
+    /// Blocks until the count is at least `n`.
+    #[track_caller]
+    pub fn wait_for(&self, n: usize) {
+        let deadline = Instant::now() + LIMIT;
+        let mut value = self.lock();
+        while *value < n {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("waited {LIMIT:?} for a count of {n}, got {}", *value));
+            value = self
+                .changed
+                .wait_timeout(value, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// Counts its own drop on a [`Counter`].
+pub struct DropGuard(pub Arc<Counter>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.incr();
+    }
+}
+
+/// Panics when dropped (unless already panicking), with its text as a
+/// `&'static str` payload.
+pub struct PanicOnDrop(pub &'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            std::panic::panic_any(self.0);
+        }
+    }
+}
+
+/// Counts every poll of the wrapped future on a [`Counter`].
+pub struct PollCount<F> {
+    future: Pin<Box<F>>,
+    polls: Arc<Counter>,
+}
+
+pub fn poll_count<F: Future>(polls: &Arc<Counter>, future: F) -> PollCount<F> {
+    PollCount {
+        future: Box::pin(future),
+        polls: polls.clone(),
+    }
+}
+
+impl<F: Future> Future for PollCount<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.polls.incr();
+        self.future.as_mut().poll(cx)
+    }
+}
+
+/// A one-shot condition a blocking thread waits on; opening it releases
+/// every waiter, now and later.
+#[derive(Default)]
+pub struct Latch {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Latch {
+    pub fn new() -> Arc<Latch> {
+        Arc::new(Latch::default())
+    }
+
+    pub fn open(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    pub fn is_open(&self) -> bool {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until opened.
+    #[track_caller]
+    pub fn wait(&self) {
+        let deadline = Instant::now() + LIMIT;
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while !*open {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .unwrap_or_else(|| panic!("waited {LIMIT:?} for a latch to open"));
+            open = self
+                .opened
+                .wait_timeout(open, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// `n` parties meet: like `std::sync::Barrier`, but a party that waits
+/// longer than `LIMIT` gives up and learns that the meeting failed, so a
+/// runtime that does not run the parties in parallel fails the test instead
+/// of hanging it.
+pub struct Rendezvous {
+    arrived: Mutex<usize>,
+    all: Condvar,
+    n: usize,
+}
+
+impl Rendezvous {
+    pub fn new(n: usize) -> Arc<Rendezvous> {
+        Arc::new(Rendezvous {
+            arrived: Mutex::new(0),
+            all: Condvar::new(),
+            n,
+        })
+    }
+
+    /// True if all `n` parties arrived.
+    pub fn wait(&self) -> bool {
+        let deadline = Instant::now() + LIMIT;
+        let mut arrived = self.arrived.lock().unwrap_or_else(|e| e.into_inner());
+        *arrived += 1;
+        self.all.notify_all();
+        while *arrived < self.n {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            arrived = self
+                .all
+                .wait_timeout(arrived, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+/// A future that stays pending until its [`GateOpener`] opens it.
+pub struct Gate {
+    shared: Arc<GateShared>,
+}
+
+/// Opens a [`Gate`]; also tells how often the gate was polled.
+#[derive(Clone)]
+pub struct GateOpener {
+    shared: Arc<GateShared>,
+}
+
+struct GateShared {
+    state: Mutex<(bool, Option<Waker>)>,
+    polls: Arc<Counter>,
+}
+
+impl Gate {
+    /// A closed gate and its opener.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> (GateOpener, Gate) {
+        let shared = Arc::new(GateShared {
+            state: Mutex::new((false, None)),
+            polls: Counter::new(),
+        });
+        (
+            GateOpener {
+                shared: shared.clone(),
+            },
+            Gate { shared },
+        )
+    }
+}
+
+impl GateOpener {
+    pub fn open(&self) {
+        let waker = {
+            let mut state = self.shared.state.lock().unwrap();
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Polls of the gate so far.
+    pub fn polls(&self) -> usize {
+        self.shared.polls.get()
+    }
+
+    /// Blocks until the gate was polled `n` times.
+    #[track_caller]
+    pub fn wait_polled(&self, n: usize) {
+        self.shared.polls.wait_for(n);
+    }
+
+    /// The waker of the last pending poll, if any.
+    pub fn waker(&self) -> Option<Waker> {
+        self.shared.state.lock().unwrap().1.clone()
+    }
+}
+
+impl Future for Gate {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let ready = {
+            let mut state = self.shared.state.lock().unwrap();
+            if state.0 {
+                true
+            } else {
+                state.1 = Some(cx.waker().clone());
+                false
+            }
+        };
+        // Counted after the waker is stored, so a test that saw the poll
+        // can open the gate and be sure the task is woken.
+        self.shared.polls.incr();
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Every worker of a runtime, each held by one task that blocks its thread
+/// until [`release`](Blocked::release) (or drop).
+pub struct Blocked {
+    latch: Arc<Latch>,
+    handles: Vec<JoinHandle<()>>,
+    /// The worker threads, one per worker.
+    pub threads: Vec<ThreadId>,
+}
+
+/// Occupies every worker of `rt` (one blocking task each) and returns once
+/// all of them are held, so nothing else can run until release.
+#[track_caller]
+pub fn block_workers(rt: &Runtime) -> Blocked {
+    let workers = rt.metrics().num_workers();
+    let latch = Latch::new();
+    let started = Counter::new();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let handles = (0..workers)
+        .map(|_| {
+            let latch = latch.clone();
+            let started = started.clone();
+            let threads = threads.clone();
+            rt.spawn(async move {
+                threads.lock().unwrap().push(thread::current().id());
+                started.incr();
+                latch.wait();
+            })
+        })
+        .collect();
+    started.wait_for(workers);
+    let threads = threads.lock().unwrap().clone();
+    Blocked {
+        latch,
+        handles,
+        threads,
+    }
+}
+
+impl Blocked {
+    /// Lets the workers go and waits for the blocking tasks to finish.
+    pub fn release(mut self, rt: &Runtime) {
+        self.latch.open();
+        for handle in std::mem::take(&mut self.handles) {
+            rt.block_on(handle).expect("a blocking task failed");
+        }
+    }
+
+    /// Lets the workers go without waiting.
+    pub fn open(&self) {
+        self.latch.open();
+    }
+}
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        self.latch.open();
+    }
+}
+
+/// Re-checks `condition` until it holds. For states that only a runtime's
+/// internals reach (a metric published when a worker parks, a blocking
+/// thread that exits after its keep-alive) and that no event signals.
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "waited {LIMIT:?} for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
