@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::coop::{self, Budget};
-use crate::scheduler::Config;
+use crate::scheduler::{run_hook, Config};
 use crate::sync::{self, Arc, Condvar, Mutex};
 use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
 
@@ -214,13 +214,9 @@ fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<std::thread::J
     }
     let inner = inner.clone();
     builder.spawn(move || {
-        if let Some(start) = &inner.config.on_thread_start {
-            start();
-        }
+        run_hook("on_thread_start", &inner.config.on_thread_start);
         run(&inner, id);
-        if let Some(stop) = &inner.config.on_thread_stop {
-            stop();
-        }
+        run_hook("on_thread_stop", &inner.config.on_thread_stop);
     })
 }
 

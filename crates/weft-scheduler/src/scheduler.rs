@@ -73,6 +73,25 @@ impl fmt::Debug for Config {
     }
 }
 
+/// Runs a thread hook, containing its panic: a worker or blocking thread
+/// that died in a user callback would leave its tasks hanging with no sign
+/// of why, so the panic is reported on stderr and the thread carries on.
+pub(crate) fn run_hook(name: &str, hook: &Option<ThreadCallback>) {
+    let Some(hook) = hook else { return };
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook())) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".to_owned());
+        let thread = std::thread::current();
+        eprintln!(
+            "weft: the {name} hook panicked on thread {:?} ({message}); the thread goes on serving",
+            thread.name().unwrap_or("<unnamed>")
+        );
+    }
+}
+
 /// What a worker shares with everyone else.
 pub(crate) struct Remote {
     pub(crate) stealer: Stealer<Notified<Handle>>,

@@ -578,3 +578,17 @@ fn zero_workers_is_an_error() {
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
     assert!(error.to_string().contains("worker_threads"));
 }
+
+#[test]
+fn a_panicking_thread_hook_does_not_kill_the_worker() {
+    let config = Config {
+        worker_threads: 1,
+        on_thread_start: Some(Arc::new(|| panic!("start hook failed"))),
+        on_thread_stop: Some(Arc::new(|| panic!("stop hook failed"))),
+        ..Config::default()
+    };
+    let sched = Scheduler::start(config, Box::<TestPark>::default()).unwrap();
+    assert_eq!(wait(sched.handle().spawn(async { 5 })).unwrap(), 5);
+    assert_eq!(wait(sched.handle().spawn_blocking(|| 6)).unwrap(), 6);
+    drop(sched);
+}

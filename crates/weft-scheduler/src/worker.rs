@@ -23,7 +23,7 @@ use crate::metrics::{WorkerCounts, WorkerMetrics};
 use crate::owned::OwnedTasks;
 use crate::park::{Driver, Parker};
 use crate::queue::{Injector, Local, Steal, Stealer};
-use crate::scheduler::{Config, Handle, Remote, Shared};
+use crate::scheduler::{run_hook, Config, Handle, Remote, Shared};
 use crate::sync::{thread, Arc, AtomicBool};
 use crate::task::Notified;
 
@@ -123,9 +123,7 @@ pub(crate) fn spawn_thread(
 }
 
 fn run(handle: Handle, core: Box<Core>) {
-    if let Some(start) = &handle.shared.config.on_thread_start {
-        start();
-    }
+    run_hook("on_thread_start", &handle.shared.config.on_thread_start);
     let cx = Context {
         handle: handle.clone(),
         core: RefCell::new(None),
@@ -134,9 +132,7 @@ fn run(handle: Handle, core: Box<Core>) {
     let core = cx.run(core);
     cx.shutdown_core(core);
     CURRENT.with(|current| current.set(ptr::null()));
-    if let Some(stop) = &handle.shared.config.on_thread_stop {
-        stop();
-    }
+    run_hook("on_thread_stop", &handle.shared.config.on_thread_stop);
 }
 
 /// Puts a task woken on a worker of `handle`'s scheduler into that worker's
