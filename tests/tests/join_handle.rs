@@ -391,3 +391,43 @@ fn awaiting_many_finished_handles_spends_the_coop_budget() {
         assert_eq!(polls.get(), 3);
     });
 }
+
+/// `block_on` budgets each poll like a worker does: a loop that always finds
+/// a finished handle still yields, so its `join!` sibling makes progress
+/// before the loop ends.
+#[test]
+fn block_on_budget_lets_join_siblings_run() {
+    let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
+    let handles: Vec<_> = (0..1000).map(|i| rt.spawn(async move { i })).collect();
+    let sibling_polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let drained_before_sibling = rt.block_on(async {
+        // Let every task finish so each handle is ready when awaited.
+        while rt.metrics().num_alive_tasks() > 0 {
+            weft::task::yield_now().await;
+        }
+        let polls = sibling_polls.clone();
+        let drain = async {
+            let mut drained = 0;
+            for handle in handles {
+                handle.await.unwrap();
+                drained += 1;
+                if polls.load(std::sync::atomic::Ordering::SeqCst) > 1 {
+                    return Some(drained);
+                }
+            }
+            None
+        };
+        let sibling = std::future::poll_fn(|_| {
+            sibling_polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::task::Poll::<()>::Pending
+        });
+        weft::select! {
+            biased;
+            drained = drain => drained,
+            _ = sibling => unreachable!(),
+        }
+    });
+    let drained =
+        drained_before_sibling.expect("the sibling was polled again before the drain ended");
+    assert!(drained < 1000, "drained {drained}");
+}

@@ -6,8 +6,9 @@
 //!
 //! Resources call [`poll_proceed`] before doing work and
 //! [`RestoreOnPending::made_progress`] when they return `Ready`. The worker
-//! sets a fresh budget around every task poll; outside a task (in
-//! `block_on`, on blocking threads) the budget is unconstrained.
+//! sets a fresh budget around every task poll, and `block_on` around every
+//! poll of its future (see [`budgeted`]); elsewhere (on blocking threads, in
+//! plain code) the budget is unconstrained.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -46,6 +47,23 @@ pub(crate) fn with_budget<R>(budget: Budget, f: impl FnOnce() -> R) -> R {
     }
     let _reset = Reset(CURRENT.with(|current| current.replace(budget)));
     f()
+}
+
+/// Runs `f` (one poll of a future) with a fresh budget, as the workers do
+/// around every task poll. For executors outside the scheduler, like
+/// `block_on`, so that a future driven there also yields to its siblings in
+/// `join!` or `select!` after [`BUDGET`] operations.
+///
+/// # Examples
+///
+/// ```
+/// use weft_scheduler::coop;
+///
+/// let remaining = coop::budgeted(coop::has_budget_remaining);
+/// assert!(remaining);
+/// ```
+pub fn budgeted<R>(f: impl FnOnce() -> R) -> R {
+    with_budget(Budget::initial(), f)
 }
 
 /// True if the current task may still complete a resource operation.

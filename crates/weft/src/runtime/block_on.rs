@@ -38,7 +38,11 @@ pub(crate) fn run<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+        // Budgeted like a task poll, so `join!`/`select!` siblings in the
+        // future get their turn even while one branch is always ready.
+        if let Poll::Ready(output) =
+            weft_scheduler::coop::budgeted(|| future.as_mut().poll(&mut cx))
+        {
             return output;
         }
         // A wake that came before this park leaves a token: park returns at
