@@ -136,7 +136,8 @@ impl GateState {
     }
 }
 
-/// Runs `f` under loom and prints how many interleavings it explored.
+/// Runs `f` under loom and prints how many interleavings it explored, and
+/// whether it explored them all or stopped at `LOOM_MAX_DURATION`.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     static ITERATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut builder = loom::model::Builder::new();
@@ -149,10 +150,15 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
         ITERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         f();
     });
+    let elapsed = started.elapsed();
+    let complete = match builder.max_duration {
+        Some(limit) if elapsed >= limit => "stopped at LOOM_MAX_DURATION: partial",
+        _ => "complete",
+    };
     eprintln!(
-        "loom: {} interleavings in {:.2?}",
+        "loom: {} interleavings in {:.2?} ({complete})",
         ITERATIONS.load(std::sync::atomic::Ordering::Relaxed),
-        started.elapsed()
+        elapsed
     );
 }
 
