@@ -3,50 +3,15 @@
 //! dropped at once, and `try_join!` stops (dropping the rest) at the first
 //! error.
 
-use std::future::{poll_fn, ready, Future, IntoFuture};
+mod common;
+
+use common::{logged, yield_once};
+use std::future::{poll_fn, ready, IntoFuture};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use weft::{block_on, join, try_join};
-
-/// A future that returns `Pending` `pending` times (waking itself each
-/// time) and then `value`, and appends `id` to `log` on every poll.
-fn logged<T: Unpin>(
-    id: usize,
-    pending: usize,
-    value: T,
-    log: &Arc<Mutex<Vec<usize>>>,
-) -> impl Future<Output = T> {
-    let log = Arc::clone(log);
-    let mut pending = pending;
-    let mut value = Some(value);
-    poll_fn(move |cx| {
-        log.lock().unwrap().push(id);
-        if pending == 0 {
-            Poll::Ready(value.take().expect("polled after it finished"))
-        } else {
-            pending -= 1;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-}
-
-/// Returns `Pending` once (waking itself), then `Ready(())`.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await;
-}
 
 /// Waits, by polling, until `condition` holds. Panics after many polls:
 /// if `join!` ran its futures one after the other, the peer that would make
@@ -156,7 +121,7 @@ fn join_drops_a_future_as_soon_as_it_finishes() {
                 let _guard = guard;
             },
             async {
-                yield_now().await;
+                yield_once().await;
                 drops.load(Ordering::SeqCst)
             },
         );
@@ -191,7 +156,7 @@ fn join_takes_twelve_and_sixty_four_futures() {
             ready(9),
             ready(10),
             async {
-                yield_now().await;
+                yield_once().await;
                 11
             },
         );
@@ -332,7 +297,7 @@ fn joins_are_send_when_their_futures_are() {
     }
     let task = assert_send(async {
         let (a, b) = join!(ready(1), async {
-            yield_now().await;
+            yield_once().await;
             2
         });
         let c = try_join!(ready(Ok::<_, ()>(3)), ready(Ok::<_, ()>(4)));

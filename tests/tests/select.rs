@@ -4,50 +4,14 @@
 //! its absence panics), and handlers run outside the polling so they may
 //! `break`, `continue`, `return`, `?` and `.await`.
 
-use std::future::{pending, poll_fn, ready, Future};
+mod common;
+
+use common::{logged, yield_once};
+use std::future::{pending, ready, Future};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 
 use weft::{block_on, select};
-
-/// A future that returns `Pending` `pending` times (waking itself each
-/// time) and then `value`, and appends `id` to `log` on every poll.
-fn logged<T: Unpin>(
-    id: usize,
-    pending: usize,
-    value: T,
-    log: &Arc<Mutex<Vec<usize>>>,
-) -> impl Future<Output = T> {
-    let log = Arc::clone(log);
-    let mut pending = pending;
-    let mut value = Some(value);
-    poll_fn(move |cx| {
-        log.lock().unwrap().push(id);
-        if pending == 0 {
-            Poll::Ready(value.take().expect("polled after it finished"))
-        } else {
-            pending -= 1;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-}
-
-/// Returns `Pending` once (waking itself), then `Ready(())`.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await;
-}
 
 /// Counts its own drops.
 struct DropCounter(Arc<AtomicUsize>);
@@ -213,7 +177,7 @@ fn else_runs_when_every_branch_is_disabled() {
 
         let by_mismatch = select! {
             Some(n) = ready(None::<i32>) => n,
-            Ok(n) = async { yield_now().await; Err::<i32, ()>(()) } => n,
+            Ok(n) = async { yield_once().await; Err::<i32, ()>(()) } => n,
             else => { -2 }
         };
         assert_eq!(by_mismatch, -2);
@@ -236,7 +200,7 @@ fn else_is_not_taken_while_a_branch_is_pending() {
     let winner = block_on(async {
         select! {
             Some(n) = ready(None::<i32>) => n,
-            n = async { yield_now().await; yield_now().await; 3 } => n,
+            n = async { yield_once().await; yield_once().await; 3 } => n,
             else => -1,
         }
     });
@@ -305,7 +269,7 @@ fn handler_can_return_use_question_mark_and_await() {
 
         let after_await = select! {
             n = ready(1) => {
-                yield_now().await;
+                yield_once().await;
                 n + 1
             }
         };
@@ -367,7 +331,7 @@ fn select_evaluates_each_future_once_and_accepts_pinned_references() {
             select! {
                 biased;
                 out = &mut slow => break out,
-                () = yield_now() => ticks += 1,
+                () = yield_once() => ticks += 1,
             }
         };
         assert_eq!(out, "slow");
@@ -418,7 +382,7 @@ fn select_is_send_when_its_futures_are() {
     let task = assert_send(async {
         select! {
             n = ready(1) => n,
-            n = async { yield_now().await; 2 } => n,
+            n = async { yield_once().await; 2 } => n,
         }
     });
     assert!(block_on(task) > 0);

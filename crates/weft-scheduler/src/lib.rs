@@ -38,6 +38,8 @@ mod worker;
 
 #[cfg(all(test, weft_loom))]
 mod loom_tests;
+#[cfg(test)]
+mod test_util;
 #[cfg(all(test, not(weft_loom)))]
 mod tests;
 

@@ -8,7 +8,6 @@
 //! Leak checks: every task holds a clone of its scheduler handle, so the
 //! handle's strong count falling back to one proves every task was freed.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -18,72 +17,9 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::owned::OwnedTasks;
 use crate::sync::{self, Condvar, Mutex, Ordering};
-use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
+use crate::test_util::Manual;
 use crate::{Config, Park, Scheduler, Unpark};
-
-/// Queues tasks; model threads decide when they run.
-#[derive(Clone)]
-struct Manual(Arc<ManualInner>);
-
-struct ManualInner {
-    queue: Mutex<VecDeque<Notified<Manual>>>,
-    owned: OwnedTasks<Manual>,
-}
-
-impl Schedule for Manual {
-    fn schedule(&self, task: Notified<Self>) {
-        self.0.queue.lock().push_back(task);
-    }
-
-    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
-        self.0.owned.release(task)
-    }
-}
-
-impl Manual {
-    fn new() -> Manual {
-        Manual(Arc::new(ManualInner {
-            queue: Mutex::new(VecDeque::new()),
-            owned: OwnedTasks::new(1),
-        }))
-    }
-
-    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        assert!(self.0.owned.bind(task).is_ok());
-        self.schedule(notified);
-        join
-    }
-
-    fn run_all(&self) {
-        loop {
-            let next = self.0.queue.lock().pop_front();
-            match next {
-                Some(task) => task.run(),
-                None => return,
-            }
-        }
-    }
-
-    fn shutdown(&self) {
-        for task in self.0.owned.close_and_take_all() {
-            task.shutdown();
-        }
-        let queued: Vec<_> = self.0.queue.lock().drain(..).collect();
-        drop(queued);
-    }
-
-    /// True once no task holds this scheduler any more.
-    fn all_tasks_freed(&self) -> bool {
-        Arc::strong_count(&self.0) == 1
-    }
-}
 
 /// Pending until `open`; stores its waker; counts polls and drops.
 struct Gate {
@@ -214,7 +150,7 @@ fn loom_join_waker_races_completion() {
         let output = loom::future::block_on(join).unwrap();
         assert_eq!(output, 2);
         runner.join().unwrap();
-        drop(sched.0.queue.lock().drain(..).collect::<Vec<_>>());
+        sched.shutdown();
         *gate.waker.lock() = None;
         assert!(sched.all_tasks_freed());
     });

@@ -2,7 +2,6 @@
 //! every interleaving asserted here is deterministic) and of the scheduler
 //! as a whole. Small enough to run under Miri (`ci/miri.sh`).
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,77 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use crate::owned::OwnedTasks;
-use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
+use crate::task::{self, Id, JoinHandle};
+use crate::test_util::Manual;
 use crate::{Config, Park, Scheduler, Unpark};
-
-/// A scheduler that only queues: the test decides when tasks run.
-#[derive(Clone)]
-struct Manual(Arc<ManualInner>);
-
-struct ManualInner {
-    queue: Mutex<VecDeque<Notified<Manual>>>,
-    yields: AtomicUsize,
-    owned: OwnedTasks<Manual>,
-}
-
-impl Schedule for Manual {
-    fn schedule(&self, task: Notified<Self>) {
-        self.0.queue.lock().unwrap().push_back(task);
-    }
-
-    fn yield_now(&self, task: Notified<Self>) {
-        self.0.yields.fetch_add(1, Ordering::SeqCst);
-        self.schedule(task);
-    }
-
-    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
-        self.0.owned.release(task)
-    }
-}
-
-impl Manual {
-    fn new() -> Manual {
-        Manual(Arc::new(ManualInner {
-            queue: Mutex::new(VecDeque::new()),
-            yields: AtomicUsize::new(0),
-            owned: OwnedTasks::new(1),
-        }))
-    }
-
-    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        assert!(self.0.owned.bind(task).is_ok());
-        self.schedule(notified);
-        join
-    }
-
-    fn queued(&self) -> usize {
-        self.0.queue.lock().unwrap().len()
-    }
-
-    /// Runs queued tasks until the queue is empty; returns how many ran.
-    fn run_all(&self) -> usize {
-        let mut ran = 0;
-        loop {
-            let next = self.0.queue.lock().unwrap().pop_front();
-            let Some(task) = next else { return ran };
-            task.run();
-            ran += 1;
-        }
-    }
-
-    fn shutdown(&self) {
-        for task in self.0.owned.close_and_take_all() {
-            task.shutdown();
-        }
-        self.0.queue.lock().unwrap().clear();
-    }
-}
 
 /// Counts wake-ups.
 #[derive(Default)]
@@ -187,7 +118,7 @@ fn task_runs_and_join_handle_reads_output() {
         poll_join(&mut join, &waker).map(Result::unwrap),
         Poll::Ready(42)
     );
-    assert_eq!(sched.0.owned.len(), 0);
+    assert_eq!(sched.alive(), 0);
 }
 
 #[test]
@@ -227,7 +158,7 @@ fn wake_during_poll_requeues_as_a_yield() {
     let sched = Manual::new();
     let mut join = sched.spawn(WakeSelf(3));
     assert_eq!(sched.run_all(), 4);
-    assert_eq!(sched.0.yields.load(Ordering::SeqCst), 3);
+    assert_eq!(sched.yields(), 3);
     assert!(poll_join(&mut join, Waker::noop()).is_ready());
 }
 
@@ -392,9 +323,9 @@ fn shutdown_cancels_idle_and_queued_tasks_and_wakers_outlive_them() {
     sched.run_all();
     let mut queued_join = sched.spawn(queued);
     let stale = idle_control.waker();
-    assert_eq!(sched.0.owned.len(), 2);
+    assert_eq!(sched.alive(), 2);
     sched.shutdown();
-    assert_eq!(sched.0.owned.len(), 0);
+    assert_eq!(sched.alive(), 0);
     assert_eq!((idle_control.drops(), queued_control.drops()), (1, 1));
     assert_eq!(queued_control.polls(), 0);
     for join in [&mut idle_join, &mut queued_join] {
@@ -403,7 +334,8 @@ fn shutdown_cancels_idle_and_queued_tasks_and_wakers_outlive_them() {
     // A waker of a task that is gone frees it; waking it does nothing.
     stale.wake_by_ref();
     assert_eq!(sched.queued(), 0);
-    drop(stale);
+    drop((stale, idle_join, queued_join, idle_control, queued_control));
+    assert!(sched.all_tasks_freed());
 }
 
 #[test]
@@ -412,7 +344,7 @@ fn spawn_after_close_is_cancelled_at_once() {
     sched.shutdown();
     let (gate, control) = gate();
     let (task, notified, mut join) = task::new_task(gate, sched.clone(), Id::next());
-    let task = sched.0.owned.bind(task).expect_err("the list is closed");
+    let task = sched.owned().bind(task).expect_err("the list is closed");
     drop(notified);
     task.shutdown();
     assert_eq!(control.drops(), 1);

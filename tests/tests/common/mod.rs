@@ -439,3 +439,42 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// A future that returns `Pending` `pending` times (waking itself each
+/// time) and then `value`, and appends `id` to `log` on every poll.
+pub fn logged<T: Unpin>(
+    id: usize,
+    pending: usize,
+    value: T,
+    log: &Arc<Mutex<Vec<usize>>>,
+) -> impl Future<Output = T> {
+    let log = Arc::clone(log);
+    let mut pending = pending;
+    let mut value = Some(value);
+    std::future::poll_fn(move |cx| {
+        log.lock().unwrap().push(id);
+        if pending == 0 {
+            Poll::Ready(value.take().expect("polled after it finished"))
+        } else {
+            pending -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+}
+
+/// Returns `Pending` once (waking itself), then `Ready(())`: a yield that
+/// does not go through the scheduler.
+pub async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
+}
