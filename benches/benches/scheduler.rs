@@ -1,0 +1,457 @@
+//! Scheduler micro-benchmarks: weft against tokio and smol, side by side.
+//!
+//! One criterion group per row of `shared/BENCHMARKS.md`, one function per
+//! runtime (`weft`, `tokio`, `smol`), every runtime on the same number of
+//! worker threads: `WEFT_BENCH_WORKERS` (default 2).
+//!
+//! Rows:
+//! - `spawn_many_local`: a task spawns 10 000 trivial tasks and awaits all
+//!   their join handles; throughput in tasks.
+//! - `yield_many`: 200 tasks each `yield_now` 1000 times; throughput in yields.
+//! - `chained_spawn`: each task spawns the next, 1000 deep; the last one
+//!   signals the bench; throughput in spawns.
+//! - `ping_pong`: 1000 task pairs bounce a message 100 times over two
+//!   `async_channel::bounded(1)` channels; throughput in round trips.
+//!
+//! How the three are driven, identically:
+//! - Every row body is written once, generic over [`Spawner`], so the three
+//!   runtimes run the very same code; only `spawn`, the join handle and
+//!   `yield_now` differ. The channels are `async-channel` for all three.
+//! - The timing loop runs through criterion's async support,
+//!   `b.to_async(executor).iter(..)`. For weft that is weft's own
+//!   `AsyncExecutor` impl for `&Runtime` (feature `criterion`); tokio and smol
+//!   get a two-line local wrapper each (criterion's `async_tokio` /
+//!   `async_smol` features are not enabled, and its smol executor would use
+//!   smol's global executor, whose thread count we do not control).
+//! - The bench thread is never one of the workers: tokio's and weft's
+//!   `block_on` drive only the timing future on the calling thread, and for
+//!   smol the bench thread runs `futures_lite::future::block_on(fut)` — *not*
+//!   `block_on(ex.run(fut))`, which would turn it into an (n+1)-th worker.
+//!   Each row body therefore starts by spawning its work onto the runtime, so
+//!   all the measured spawning, yielding and messaging happens on the n
+//!   workers.
+//! - Only one runtime exists at a time: each is built just before its bench
+//!   function and dropped right after, so an idle peer cannot disturb it.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use async_executor::Executor;
+use criterion::async_executor::AsyncExecutor;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+/// Worker threads for every runtime: `WEFT_BENCH_WORKERS`, default 2.
+fn workers() -> usize {
+    match std::env::var("WEFT_BENCH_WORKERS") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(|| panic!("WEFT_BENCH_WORKERS must be a positive integer, got {v:?}")),
+        Err(_) => 2,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The runtime-specific surface the row bodies use.
+// ---------------------------------------------------------------------------
+
+/// What a row body needs from a runtime: spawn, join, detach, yield.
+trait Spawner: Copy + Send + Sync + 'static {
+    type Handle<T: Send + 'static>: Send + 'static;
+
+    fn spawn<F>(self, fut: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Awaits a task's output; a failed task fails the bench.
+    fn join<T: Send + 'static>(handle: Self::Handle<T>) -> impl Future<Output = T> + Send;
+
+    /// Lets a task run on without anyone awaiting it.
+    fn detach<T: Send + 'static>(handle: Self::Handle<T>);
+
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// weft: the free functions, which use the runtime the caller runs on.
+#[derive(Clone, Copy)]
+struct WeftSpawner;
+
+impl Spawner for WeftSpawner {
+    type Handle<T: Send + 'static> = weft::task::JoinHandle<T>;
+
+    fn spawn<F>(self, fut: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        weft::spawn(fut)
+    }
+
+    async fn join<T: Send + 'static>(handle: Self::Handle<T>) -> T {
+        handle.await.expect("weft task failed")
+    }
+
+    fn detach<T: Send + 'static>(handle: Self::Handle<T>) {
+        drop(handle);
+    }
+
+    async fn yield_now() {
+        weft::task::yield_now().await;
+    }
+}
+
+/// tokio: the free functions, which use the runtime the caller runs on.
+#[derive(Clone, Copy)]
+struct TokioSpawner;
+
+impl Spawner for TokioSpawner {
+    type Handle<T: Send + 'static> = tokio::task::JoinHandle<T>;
+
+    fn spawn<F>(self, fut: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(fut)
+    }
+
+    async fn join<T: Send + 'static>(handle: Self::Handle<T>) -> T {
+        handle.await.expect("tokio task failed")
+    }
+
+    fn detach<T: Send + 'static>(handle: Self::Handle<T>) {
+        drop(handle);
+    }
+
+    async fn yield_now() {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// smol: a leaked `async_executor::Executor` run by n threads (see [`SmolRt`]).
+#[derive(Clone, Copy)]
+struct SmolSpawner(&'static Executor<'static>);
+
+impl Spawner for SmolSpawner {
+    type Handle<T: Send + 'static> = async_executor::Task<T>;
+
+    fn spawn<F>(self, fut: F) -> Self::Handle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(fut)
+    }
+
+    fn join<T: Send + 'static>(handle: Self::Handle<T>) -> impl Future<Output = T> + Send {
+        handle
+    }
+
+    fn detach<T: Send + 'static>(handle: Self::Handle<T>) {
+        // A smol `Task` cancels on drop; detach it to match the others.
+        handle.detach();
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runtimes and the executors criterion drives them through.
+// ---------------------------------------------------------------------------
+
+fn weft_runtime(n: usize) -> weft::Runtime {
+    weft::Runtime::builder()
+        .worker_threads(n)
+        .build()
+        .expect("build weft runtime")
+}
+
+fn tokio_runtime(n: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .enable_all()
+        .build()
+        .expect("build tokio runtime")
+}
+
+/// Criterion executor for tokio: `Runtime::block_on` on the bench thread.
+struct TokioExec<'a>(&'a tokio::runtime::Runtime);
+
+impl AsyncExecutor for TokioExec<'_> {
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        self.0.block_on(future)
+    }
+}
+
+/// smol's multi-threaded setup: one executor, n threads each running
+/// `block_on(ex.run(shutdown))`. The executor is leaked so tasks can hold a
+/// `&'static` to it (one small leak per bench function); dropping `SmolRt`
+/// closes the shutdown channel and joins the threads.
+struct SmolRt {
+    ex: &'static Executor<'static>,
+    stop: Option<async_channel::Sender<()>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl SmolRt {
+    fn new(n: usize) -> Self {
+        let ex: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let threads = (0..n)
+            .map(|i| {
+                let stopped = stopped.clone();
+                thread::Builder::new()
+                    .name(format!("smol-worker-{i}"))
+                    .spawn(move || {
+                        futures_lite::future::block_on(ex.run(async move {
+                            // Err(closed) once `SmolRt` is dropped.
+                            let _ = stopped.recv().await;
+                        }))
+                    })
+                    .expect("spawn smol worker")
+            })
+            .collect();
+        SmolRt {
+            ex,
+            stop: Some(stop),
+            threads,
+        }
+    }
+}
+
+impl Drop for SmolRt {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Criterion executor for smol: a plain `block_on` on the bench thread, which
+/// does not run executor tasks; the n worker threads do.
+struct SmolExec;
+
+impl AsyncExecutor for SmolExec {
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        futures_lite::future::block_on(future)
+    }
+}
+
+/// Drops a runtime on a helper thread and waits at most `limit` for it, so a
+/// shutdown that hangs is reported instead of hanging the whole bench run.
+fn drop_with_deadline<R: Send + 'static>(name: &str, rt: R, limit: Duration) {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        drop(rt);
+        let _ = tx.send(());
+    });
+    if rx.recv_timeout(limit).is_err() {
+        eprintln!(
+            "warning: dropping the {name} runtime took longer than {limit:?}; left it behind"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rows.
+// ---------------------------------------------------------------------------
+
+/// One row of the table: a criterion group with one function per runtime.
+trait Row {
+    const NAME: &'static str;
+    /// Elements one iteration processes (tasks, yields, spawns, round trips).
+    const ELEMENTS: u64;
+    fn run<S: Spawner>(sp: S) -> impl Future<Output = ()> + Send;
+}
+
+fn bench_row<R: Row>(c: &mut Criterion) {
+    let n = workers();
+    let mut group = c.benchmark_group(R::NAME);
+    group.throughput(Throughput::Elements(R::ELEMENTS));
+
+    let rt = weft_runtime(n);
+    group.bench_function("weft", |b| {
+        b.to_async(&rt).iter(|| R::run(WeftSpawner));
+    });
+    drop_with_deadline("weft", rt, Duration::from_secs(10));
+
+    let rt = tokio_runtime(n);
+    group.bench_function("tokio", |b| {
+        b.to_async(TokioExec(&rt)).iter(|| R::run(TokioSpawner));
+    });
+    drop_with_deadline("tokio", rt, Duration::from_secs(10));
+
+    let rt = SmolRt::new(n);
+    let sp = SmolSpawner(rt.ex);
+    group.bench_function("smol", |b| {
+        b.to_async(SmolExec).iter(|| R::run(sp));
+    });
+    drop_with_deadline("smol", rt, Duration::from_secs(10));
+
+    group.finish();
+}
+
+struct SpawnManyLocal;
+
+impl Row for SpawnManyLocal {
+    const NAME: &'static str = "spawn_many_local";
+    const ELEMENTS: u64 = 10_000;
+
+    async fn run<S: Spawner>(sp: S) {
+        const N: usize = SpawnManyLocal::ELEMENTS as usize;
+        // One task on a worker spawns all the others (local spawns).
+        let sum = S::join(sp.spawn(async move {
+            let handles: Vec<_> = (0..N)
+                .map(|i| sp.spawn(async move { black_box(i) }))
+                .collect();
+            let mut sum = 0;
+            for h in handles {
+                sum += S::join(h).await;
+            }
+            sum
+        }))
+        .await;
+        assert_eq!(sum, N * (N - 1) / 2);
+    }
+}
+
+struct YieldMany;
+
+impl YieldMany {
+    const TASKS: usize = 200;
+    const YIELDS: usize = 1000;
+}
+
+impl Row for YieldMany {
+    const NAME: &'static str = "yield_many";
+    const ELEMENTS: u64 = (YieldMany::TASKS * YieldMany::YIELDS) as u64;
+
+    async fn run<S: Spawner>(sp: S) {
+        let done = S::join(sp.spawn(async move {
+            let handles: Vec<_> = (0..Self::TASKS)
+                .map(|_| {
+                    sp.spawn(async {
+                        for _ in 0..Self::YIELDS {
+                            S::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for h in handles {
+                S::join(h).await;
+                done += 1;
+            }
+            done
+        }))
+        .await;
+        assert_eq!(done, Self::TASKS);
+    }
+}
+
+struct ChainedSpawn;
+
+impl ChainedSpawn {
+    /// Spawns a task that spawns the next one, `remaining` tasks in all; the
+    /// last one sends on `done`.
+    fn chain<S: Spawner>(sp: S, remaining: usize, done: async_channel::Sender<()>) {
+        if remaining == 0 {
+            done.try_send(()).expect("signal chained_spawn completion");
+        } else {
+            S::detach(sp.spawn(async move { Self::chain(sp, remaining - 1, done) }));
+        }
+    }
+}
+
+impl Row for ChainedSpawn {
+    const NAME: &'static str = "chained_spawn";
+    const ELEMENTS: u64 = 1000;
+
+    async fn run<S: Spawner>(sp: S) {
+        let (tx, rx) = async_channel::bounded(1);
+        // The first spawn comes from the bench thread; the other 999 are made
+        // by the tasks themselves, on the workers.
+        Self::chain(sp, Self::ELEMENTS as usize, tx);
+        rx.recv().await.expect("chained_spawn completion");
+    }
+}
+
+struct PingPong;
+
+impl PingPong {
+    const PAIRS: usize = 1000;
+    const ROUND_TRIPS: usize = 100;
+}
+
+impl Row for PingPong {
+    const NAME: &'static str = "ping_pong";
+    const ELEMENTS: u64 = (PingPong::PAIRS * PingPong::ROUND_TRIPS) as u64;
+
+    async fn run<S: Spawner>(sp: S) {
+        let trips = S::join(sp.spawn(async move {
+            let mut handles = Vec::with_capacity(Self::PAIRS * 2);
+            for _ in 0..Self::PAIRS {
+                let (ping_tx, ping_rx) = async_channel::bounded::<usize>(1);
+                let (pong_tx, pong_rx) = async_channel::bounded::<usize>(1);
+                handles.push(sp.spawn(async move {
+                    for i in 0..Self::ROUND_TRIPS {
+                        ping_tx.send(i).await.expect("ping send");
+                        let back = pong_rx.recv().await.expect("pong recv");
+                        debug_assert_eq!(back, i);
+                    }
+                    Self::ROUND_TRIPS
+                }));
+                handles.push(sp.spawn(async move {
+                    for _ in 0..Self::ROUND_TRIPS {
+                        let i = ping_rx.recv().await.expect("ping recv");
+                        pong_tx.send(i).await.expect("pong send");
+                    }
+                    0
+                }));
+            }
+            let mut trips = 0;
+            for h in handles {
+                trips += S::join(h).await;
+            }
+            trips
+        }))
+        .await;
+        assert_eq!(trips, Self::PAIRS * Self::ROUND_TRIPS);
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+fn spawn_many_local(c: &mut Criterion) {
+    bench_row::<SpawnManyLocal>(c);
+}
+
+fn yield_many(c: &mut Criterion) {
+    bench_row::<YieldMany>(c);
+}
+
+fn chained_spawn(c: &mut Criterion) {
+    bench_row::<ChainedSpawn>(c);
+}
+
+fn ping_pong(c: &mut Criterion) {
+    bench_row::<PingPong>(c);
+}
+
+criterion_group!(
+    scheduler,
+    spawn_many_local,
+    yield_many,
+    chained_spawn,
+    ping_pong
+);
+criterion_main!(scheduler);
