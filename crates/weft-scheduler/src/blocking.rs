@@ -48,9 +48,9 @@ struct PoolState {
     threads: HashMap<usize, std::thread::JoinHandle<()>>,
 }
 
-/// The scheduler hook of blocking tasks: they run once and are never woken
-/// again, except by an abort that finds them queued (harmless: the pool
-/// drops them when it pops them).
+/// The scheduler hook of blocking tasks. They run once and are never woken
+/// again: an abort that finds one queued only sets CANCELLED, and the pool
+/// thread that pops it then drops the closure instead of running it.
 #[derive(Clone)]
 struct BlockingSchedule(Arc<Inner>);
 
@@ -153,8 +153,14 @@ impl BlockingPool {
 
     /// Cancels queued closures and waits for running ones for at most
     /// `timeout`; threads still running after that are detached.
+    ///
+    /// Called on one of this pool's own threads (a closure that drops the
+    /// last handle to its runtime), it waits for the others only: waiting
+    /// for itself would never end.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
         let inner = &*self.inner;
+        let on_own_thread = CURRENT_POOL.with(|pool| pool.get() == Arc::as_ptr(&self.inner));
+        let outlive = usize::from(on_own_thread);
         let mut state = inner.state.lock();
         if state.shutdown && state.threads.is_empty() {
             return;
@@ -170,7 +176,7 @@ impl BlockingPool {
         // A timeout too large for an `Instant` is no deadline at all.
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut state = inner.state.lock();
-        while state.num_threads > 0 {
+        while state.num_threads > outlive {
             match deadline {
                 None => sync::wait(&inner.exited, &mut state),
                 Some(deadline) => {
@@ -182,10 +188,15 @@ impl BlockingPool {
                 }
             }
         }
-        let all_exited = state.num_threads == 0;
+        let all_exited = state.num_threads == outlive;
         let threads: Vec<_> = state.threads.drain().map(|(_, thread)| thread).collect();
         drop(state);
+        let me = std::thread::current().id();
         for thread in threads {
+            if thread.thread().id() == me {
+                // This thread exits once the closure that shut down returns.
+                continue;
+            }
             if all_exited || thread.is_finished() {
                 let _ = thread.join();
             }
@@ -206,6 +217,11 @@ impl BlockingPool {
     }
 }
 
+std::thread_local! {
+    /// The pool this thread belongs to, if it is a blocking thread.
+    static CURRENT_POOL: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<std::thread::JoinHandle<()>> {
     let config = &inner.config;
     let mut builder = std::thread::Builder::new().name((config.thread_name)());
@@ -214,6 +230,7 @@ fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<std::thread::J
     }
     let inner = inner.clone();
     builder.spawn(move || {
+        CURRENT_POOL.with(|pool| pool.set(Arc::as_ptr(&inner)));
         run_hook("on_thread_start", &inner.config.on_thread_start);
         run(&inner, id);
         run_hook("on_thread_stop", &inner.config.on_thread_stop);

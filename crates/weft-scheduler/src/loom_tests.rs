@@ -229,6 +229,40 @@ fn loom_output_dropped_once_when_join_handle_races_completion() {
     });
 }
 
+#[test]
+fn loom_join_handle_drop_races_completion_with_a_waker_set() {
+    struct Joiner(AtomicUsize);
+    impl std::task::Wake for Joiner {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    model(|| {
+        let sched = Manual::new();
+        let gate = GateState::new();
+        let mut join = sched.spawn(Gate {
+            state: gate.clone(),
+        });
+        sched.run_all();
+        let joiner = std::sync::Arc::new(Joiner(AtomicUsize::new(0)));
+        let waker = Waker::from(joiner.clone());
+        let polled = Pin::new(&mut join).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        drop(waker);
+
+        let dropper = thread::spawn(move || drop(join));
+        gate.open_and_wake();
+        sched.run_all();
+        dropper.join().unwrap();
+
+        *gate.waker.lock() = None;
+        assert!(sched.all_tasks_freed());
+        // The join waker is gone too: dropped by the handle if it won the
+        // race, else freed with the task.
+        assert_eq!(std::sync::Arc::strong_count(&joiner), 1);
+    });
+}
+
 /// A driver with nothing to drive, on loom's primitives so the model sees
 /// every block and wake.
 struct LoomPark(std::sync::Arc<LoomParkInner>);

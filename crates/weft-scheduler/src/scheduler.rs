@@ -205,6 +205,13 @@ impl fmt::Debug for Scheduler {
 }
 
 impl Shared {
+    /// Wakes a sleeping worker if work is waiting and nobody searches.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.remotes[worker].unparker.unpark();
+        }
+    }
+
     fn drain_injector(&self) {
         loop {
             match self.injector.steal() {
@@ -269,18 +276,34 @@ impl Handle {
         self.shared.is_shutdown()
     }
 
+    /// Queues a woken task: on this worker if this thread is one of ours,
+    /// else in the injector.
+    ///
+    /// `self` often lives inside `task` itself (it is the task's scheduler
+    /// hook), and once the task is queued another worker may run it to
+    /// completion and free it. So nothing here touches `self` after the
+    /// push: the local path notifies through the worker's own handle, and
+    /// the remote path through an `Arc` taken before pushing.
     pub(crate) fn schedule_task(&self, task: Notified<Handle>, is_yield: bool) {
-        if let Err(task) = worker::schedule_local(self, task, is_yield) {
-            self.shared.injector.push(task);
-            self.notify_parked();
+        let Err(task) = worker::schedule_local(self, task, is_yield) else {
+            return;
+        };
+        let shared = self.shared.clone();
+        shared.injector.push(task);
+        // SeqCst (with the swap in `Scheduler::shutdown`): either shutdown's
+        // drain sees this push, or this load sees the shutdown and drains
+        // it here. A task left in the injector after shutdown would keep
+        // `Shared` alive through its own handle, a cycle never freed.
+        if shared.is_shutdown.load(Ordering::SeqCst) {
+            shared.drain_injector();
+            return;
         }
+        shared.notify_parked();
     }
 
     /// Wakes a sleeping worker if work is waiting and nobody searches.
     pub(crate) fn notify_parked(&self) {
-        if let Some(worker) = self.shared.idle.worker_to_notify() {
-            self.shared.remotes[worker].unparker.unpark();
-        }
+        self.shared.notify_parked();
     }
 }
 

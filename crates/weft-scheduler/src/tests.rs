@@ -524,3 +524,44 @@ fn a_panicking_thread_hook_does_not_kill_the_worker() {
     assert_eq!(wait(sched.handle().spawn_blocking(|| 6)).unwrap(), 6);
     drop(sched);
 }
+
+#[test]
+fn dropping_the_scheduler_on_its_own_blocking_thread_does_not_wait_for_itself() {
+    let sched = scheduler(1);
+    let handle = sched.handle().clone();
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let sched = Mutex::new(Some(sched));
+    let sched = Arc::new(sched);
+    let inside = sched.clone();
+    drop(handle.spawn_blocking(move || {
+        let owned = inside.lock().unwrap().take().unwrap();
+        drop(owned);
+        done_tx.send(()).unwrap();
+    }));
+    drop(sched);
+    done.recv_timeout(Duration::from_secs(20))
+        .expect("the shutdown from a blocking thread returned");
+}
+
+#[test]
+fn dropping_a_join_handle_drops_its_waker_at_once() {
+    let sched = Manual::new();
+    let (gate, control) = gate();
+    let mut join = sched.spawn(gate);
+    let joiner = Arc::new(CountingWaker::default());
+    assert!(poll_join(&mut join, &Waker::from(joiner.clone())).is_pending());
+    assert_eq!(
+        Arc::strong_count(&joiner),
+        2,
+        "the task holds the join waker"
+    );
+    drop(join);
+    assert_eq!(
+        Arc::strong_count(&joiner),
+        1,
+        "a dropped JoinHandle takes its waker back at once"
+    );
+    sched.shutdown();
+    drop(control);
+    assert!(sched.all_tasks_freed());
+}

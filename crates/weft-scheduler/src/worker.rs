@@ -129,9 +129,17 @@ fn run(handle: Handle, core: Box<Core>) {
         core: RefCell::new(None),
     };
     CURRENT.with(|current| current.set(&cx));
+    // Resets the pointer even if the worker unwinds, so it never dangles.
+    struct ResetCurrent;
+    impl Drop for ResetCurrent {
+        fn drop(&mut self) {
+            CURRENT.with(|current| current.set(ptr::null()));
+        }
+    }
+    let reset = ResetCurrent;
     let core = cx.run(core);
     cx.shutdown_core(core);
-    CURRENT.with(|current| current.set(ptr::null()));
+    drop(reset);
     run_hook("on_thread_stop", &handle.shared.config.on_thread_stop);
 }
 
@@ -168,7 +176,10 @@ pub(crate) fn schedule_local(
             return Ok(());
         }
         drop(slot);
-        handle.notify_parked();
+        // Not `handle`: it may live inside the task just queued, which a
+        // thief may already have run and freed. The worker's own handle
+        // lives as long as the worker.
+        cx.handle.notify_parked();
         Ok(())
     })
 }
@@ -310,7 +321,8 @@ impl Context {
                 break;
             }
             // Spurious, or the driver returned with events: the tasks it woke
-            // went to the injector and woke a worker of their own.
+            // went to the injector, which notified a sleeper (maybe this
+            // one, on the next round) unless a worker was searching.
         }
         core
     }

@@ -127,11 +127,8 @@ impl std::error::Error for JoinError {}
 
 impl From<JoinError> for io::Error {
     fn from(error: JoinError) -> io::Error {
-        let kind = if error.is_cancelled() {
-            io::ErrorKind::Interrupted
-        } else {
-            io::ErrorKind::Other
-        };
-        io::Error::new(kind, error.to_string())
+        // Never `Interrupted` for a cancellation: std's I/O loops retry
+        // that kind, and would spin on a task that can never finish.
+        io::Error::other(error.to_string())
     }
 }

@@ -190,10 +190,10 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: no reference is left, so we own the cell; it was made by
     // `Box::new` in `Cell::allocate` with this exact type.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
-    // An output nobody read (or an unpolled future) may panic on drop; keep
-    // that from unwinding into whoever dropped the last reference.
-    let _ = drop_stage(&cell);
-    drop(cell);
+    // An output nobody read, an unpolled future or a user's join waker may
+    // panic on drop; keep that from unwinding into whoever dropped the last
+    // reference (often a worker).
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
 }
 
 unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
@@ -245,9 +245,18 @@ fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
 unsafe fn drop_join_handle<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through tasks of this type.
     let cell = unsafe { cell::<F, S>(ptr) };
-    if cell.header.state.unset_join_interested().is_err() {
-        // Complete with JOIN_INTEREST held: the output is ours to drop.
-        let _ = drop_stage(cell);
+    match cell.header.state.unset_join_interested() {
+        Ok(_) => {
+            // SAFETY: the transition cleared JOIN_WAKER before COMPLETE was
+            // set, so the slot is the handle's again, and the completing
+            // task will not read it: it only does while JOIN_INTEREST holds.
+            let waker = cell.join_waker.with_mut(|slot| unsafe { (*slot).take() });
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(waker)));
+        }
+        Err(_) => {
+            // Complete with JOIN_INTEREST held: the output is ours to drop.
+            let _ = drop_stage(cell);
+        }
     }
     if cell.header.state.ref_dec() {
         // SAFETY: that was the last reference.

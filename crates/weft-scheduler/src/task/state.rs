@@ -269,15 +269,18 @@ impl State {
         })
     }
 
-    /// The `JoinHandle` is dropped. `Err` means the task already completed
-    /// and the handle must drop the output itself.
+    /// The `JoinHandle` is dropped. `Ok` means the task had not completed:
+    /// JOIN_WAKER is cleared too, so the handle owns the waker slot again and
+    /// must empty it (a stored waker would otherwise live, and keep its task
+    /// alive, until this task is freed). `Err` means the task completed and
+    /// the handle must drop the output itself.
     pub(crate) fn unset_join_interested(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update(|s| {
             debug_assert!(s.is_join_interested());
             if s.is_complete() {
                 (Err(s), None)
             } else {
-                let next = Snapshot(s.0 & !JOIN_INTEREST);
+                let next = Snapshot(s.0 & !(JOIN_INTEREST | JOIN_WAKER));
                 (Ok(next), Some(next))
             }
         })
