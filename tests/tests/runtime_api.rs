@@ -367,3 +367,22 @@ fn debug_formats_are_informative() {
     assert!(format!("{:?}", rt.handle()).contains("Handle"));
     assert!(format!("{:?}", rt.metrics()).contains("RuntimeMetrics"));
 }
+
+/// `on_thread_start` may already use the runtime it starts a thread of.
+#[test]
+fn on_thread_start_can_use_handle_current() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let rt = weft::Runtime::builder()
+        .worker_threads(2)
+        .on_thread_start(move || {
+            let workers = weft::Handle::current().metrics().num_workers();
+            tx.lock().unwrap().send(workers).unwrap();
+        })
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(rx.recv().unwrap(), 2);
+    }
+    drop(rt);
+}

@@ -123,17 +123,34 @@ pub struct Handle {
 pub struct Scheduler {
     handle: Handle,
     workers: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Cores built by `new` and not yet given a thread by `start_workers`
+    /// (boxed, as the workers keep them; see `worker::create`).
+    #[allow(clippy::vec_box)]
+    idle_cores: Mutex<Vec<Box<worker::Core>>>,
 }
 
 impl Scheduler {
     /// Starts `config.worker_threads` workers that park on `driver` when
-    /// idle.
+    /// idle: [`new`](Scheduler::new) then
+    /// [`start_workers`](Scheduler::start_workers).
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if `worker_threads` is 0; the OS error if a thread
-    /// cannot be spawned (the ones already started are stopped).
+    /// As `new` and `start_workers`.
     pub fn start(config: Config, driver: Box<dyn Park>) -> io::Result<Scheduler> {
+        let scheduler = Scheduler::new(config, driver)?;
+        scheduler.start_workers()?;
+        Ok(scheduler)
+    }
+
+    /// Builds the scheduler without starting its threads, so the caller can
+    /// publish the handle somewhere the threads' `on_thread_start` hooks can
+    /// find it. Tasks spawned now wait in the global queue.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `worker_threads` is 0.
+    pub fn new(config: Config, driver: Box<dyn Park>) -> io::Result<Scheduler> {
         if config.worker_threads == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -141,15 +158,26 @@ impl Scheduler {
             ));
         }
         let (handle, cores) = worker::create(config, Driver::new(driver));
-        let scheduler = Scheduler {
+        Ok(Scheduler {
             handle,
             workers: Mutex::new(Vec::new()),
-        };
+            idle_cores: Mutex::new(cores),
+        })
+    }
+
+    /// Starts the worker threads (once; later calls do nothing).
+    ///
+    /// # Errors
+    ///
+    /// The OS error if a thread cannot be spawned; the threads already
+    /// started stop when the scheduler is dropped.
+    pub fn start_workers(&self) -> io::Result<()> {
+        let cores = std::mem::take(&mut *self.idle_cores.lock());
         for core in cores {
-            let thread = worker::spawn_thread(&scheduler.handle, core)?;
-            scheduler.workers.lock().push(thread);
+            let thread = worker::spawn_thread(&self.handle, core)?;
+            self.workers.lock().push(thread);
         }
-        Ok(scheduler)
+        Ok(())
     }
 
     /// The handle tasks are spawned through.

@@ -38,6 +38,11 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
+/// Runs the task once (or cancels it, if aborted).
+///
+/// # Safety
+/// `ptr` is a live task of type `Cell<F, S>`, and the caller gives up one
+/// `Notified` reference.
 unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through tasks of this type.
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -178,6 +183,11 @@ unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     }
 }
 
+/// Submits the task to its scheduler.
+///
+/// # Safety
+/// `ptr` is a live task of type `Cell<F, S>`, and the caller gives up one
+/// reference, which becomes the `Notified`.
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through tasks of this type.
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -186,6 +196,11 @@ unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     cell.scheduler.schedule(Notified(task));
 }
 
+/// Frees the task.
+///
+/// # Safety
+/// `ptr` is a task of type `Cell<F, S>` whose last reference the caller
+/// just dropped.
 unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: no reference is left, so we own the cell; it was made by
     // `Box::new` in `Cell::allocate` with this exact type.
@@ -196,6 +211,12 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
 }
 
+/// Moves the output into `*dst` if the task is complete, else registers
+/// `waker` as the join waker.
+///
+/// # Safety
+/// `ptr` is a live task of type `Cell<F, S>`, the caller holds its
+/// `JoinHandle`, and `dst` points to a `Poll<Result<F::Output, JoinError>>`.
 unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
     // SAFETY: the vtable is only reached through tasks of this type.
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -242,6 +263,11 @@ fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
     state.set_join_waker().is_err()
 }
 
+/// Drops the `JoinHandle`'s interest in the output.
+///
+/// # Safety
+/// `ptr` is a live task of type `Cell<F, S>`, and the caller gives up the
+/// `JoinHandle`'s reference.
 unsafe fn drop_join_handle<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through tasks of this type.
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -264,6 +290,11 @@ unsafe fn drop_join_handle<F: Future, S>(ptr: NonNull<Header>) {
     }
 }
 
+/// Cancels the task for runtime shutdown, unless it is running or done.
+///
+/// # Safety
+/// `ptr` is a live task of type `Cell<F, S>`, and the caller gives up one
+/// reference.
 unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through tasks of this type.
     let cell = unsafe { cell::<F, S>(ptr) };

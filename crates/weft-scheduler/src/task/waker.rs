@@ -30,6 +30,9 @@ unsafe fn task(data: *const ()) -> RawTask {
     unsafe { RawTask::from_raw(NonNull::new_unchecked(data as *mut Header)) }
 }
 
+/// # Safety
+/// `data` is a live task pointer from a waker of [`WAKER_VTABLE`], which
+/// holds (or, for the poll's borrowed waker, borrows) one reference.
 unsafe fn clone_waker(data: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned holds (or borrows) a reference.
     let task = unsafe { task(data) };
@@ -37,6 +40,9 @@ unsafe fn clone_waker(data: *const ()) -> RawWaker {
     RawWaker::new(data, &WAKER_VTABLE)
 }
 
+/// # Safety
+/// `data` is a live task pointer from a waker of [`WAKER_VTABLE`], which
+/// holds (or, for the poll's borrowed waker, borrows) one reference.
 unsafe fn wake_by_val(data: *const ()) {
     // SAFETY: an owned waker holds a reference, which this call consumes.
     let task = unsafe { task(data) };
@@ -47,6 +53,9 @@ unsafe fn wake_by_val(data: *const ()) {
     }
 }
 
+/// # Safety
+/// `data` is a live task pointer from a waker of [`WAKER_VTABLE`], which
+/// holds (or, for the poll's borrowed waker, borrows) one reference.
 unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: the waker holds (or borrows) a reference for this call.
     let task = unsafe { task(data) };
@@ -56,6 +65,9 @@ unsafe fn wake_by_ref(data: *const ()) {
     }
 }
 
+/// # Safety
+/// `data` is a live task pointer from a waker of [`WAKER_VTABLE`], which
+/// holds (or, for the poll's borrowed waker, borrows) one reference.
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: an owned waker holds a reference, which this call drops.
     let task = unsafe { task(data) };

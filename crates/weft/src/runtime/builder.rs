@@ -183,8 +183,11 @@ impl Builder {
                 start();
             }
         }));
-        let scheduler = Scheduler::start(config, Box::new(ThreadPark::default()))?;
+        let scheduler = Scheduler::new(config, Box::new(ThreadPark::default()))?;
+        // Published before any thread starts, so `on_thread_start` hooks can
+        // already use `Handle::current()`.
         let _ = handle.inner.scheduler.set(scheduler.handle().clone());
+        scheduler.start_workers()?;
         Ok(Runtime { handle, scheduler })
     }
 }

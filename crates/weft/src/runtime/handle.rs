@@ -30,8 +30,8 @@ pub struct Handle {
 }
 
 pub(crate) struct HandleInner {
-    /// Set once, right after the workers start and before the runtime is
-    /// handed out, so every user of a `Handle` finds it set.
+    /// Set once, before any runtime thread starts, so every user of a
+    /// `Handle` (thread hooks included) finds it set.
     pub(crate) scheduler: OnceLock<weft_scheduler::Handle>,
 }
 
