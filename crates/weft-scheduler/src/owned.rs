@@ -6,11 +6,15 @@
 //! its index in the header (written only under the shard's lock), so
 //! removal is a swap-remove with no search.
 
+use crossbeam_utils::CachePadded;
+
 use crate::sync::Mutex;
 use crate::task::Task;
 
 pub(crate) struct OwnedTasks<S: 'static> {
-    shards: Box<[Mutex<Shard<S>>]>,
+    /// Padded: shards are locked from different workers, and neighbours on
+    /// one cache line would contend even when the locks do not.
+    shards: Box<[CachePadded<Mutex<Shard<S>>>]>,
     mask: usize,
 }
 
@@ -24,10 +28,10 @@ impl<S: 'static> OwnedTasks<S> {
         let count = (num_workers * 4).next_power_of_two().max(4);
         let shards = (0..count)
             .map(|_| {
-                Mutex::new(Shard {
+                CachePadded::new(Mutex::new(Shard {
                     tasks: Vec::new(),
                     closed: false,
-                })
+                }))
             })
             .collect();
         OwnedTasks {

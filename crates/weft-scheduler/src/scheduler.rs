@@ -6,6 +6,8 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
 use crate::blocking::BlockingPool;
 use crate::idle::Idle;
 use crate::metrics::WorkerMetrics;
@@ -104,7 +106,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Handle>,
     pub(crate) driver: std::sync::Arc<Driver>,
-    pub(crate) worker_metrics: Box<[WorkerMetrics]>,
+    /// Padded: each worker writes its own entry.
+    pub(crate) worker_metrics: Box<[CachePadded<WorkerMetrics>]>,
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Config,
     pub(crate) is_shutdown: AtomicBool,

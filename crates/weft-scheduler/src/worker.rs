@@ -17,6 +17,8 @@
 use std::cell::{Cell, RefCell};
 use std::ptr;
 
+use crossbeam_utils::CachePadded;
+
 use crate::coop::{self, Budget};
 use crate::idle::Idle;
 use crate::metrics::{WorkerCounts, WorkerMetrics};
@@ -77,7 +79,7 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
             stealer: local.stealer(),
             unparker: parker.unparker(),
         });
-        worker_metrics.push(WorkerMetrics::new());
+        worker_metrics.push(CachePadded::new(WorkerMetrics::new()));
         cores.push(Box::new(Core {
             index,
             tick: 0,
