@@ -52,10 +52,7 @@ impl<S: 'static> OwnedTasks<S> {
             return Err(task);
         }
         let index = shard.tasks.len();
-        // SAFETY: `owned_index` is only accessed under this shard's lock.
-        task.header()
-            .owned_index
-            .with_mut(|slot| unsafe { *slot = index });
+        set_owned_index(&shard, &task, index);
         shard.tasks.push(task);
         Ok(())
     }
@@ -63,24 +60,15 @@ impl<S: 'static> OwnedTasks<S> {
     /// Removes a completed task, returning the list's reference to it.
     pub(crate) fn release(&self, task: &Task<S>) -> Option<Task<S>> {
         let mut shard = self.shard(task).lock();
-        // SAFETY: `owned_index` is only accessed under this shard's lock.
-        let index = task.header().owned_index.with(|slot| unsafe { *slot });
+        let index = owned_index(&shard, task);
         if index == usize::MAX {
             return None;
         }
         let removed = shard.tasks.swap_remove(index);
         debug_assert_eq!(removed.id(), task.id());
-        // SAFETY: as above, under the lock.
-        removed
-            .header()
-            .owned_index
-            .with_mut(|slot| unsafe { *slot = usize::MAX });
+        set_owned_index(&shard, &removed, usize::MAX);
         if let Some(moved) = shard.tasks.get(index) {
-            // SAFETY: as above, under the lock.
-            moved
-                .header()
-                .owned_index
-                .with_mut(|slot| unsafe { *slot = index });
+            set_owned_index(&shard, moved, index);
         }
         Some(removed)
     }
@@ -92,11 +80,9 @@ impl<S: 'static> OwnedTasks<S> {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             shard.closed = true;
-            for task in shard.tasks.drain(..) {
-                // SAFETY: as above, under the lock.
-                task.header()
-                    .owned_index
-                    .with_mut(|slot| unsafe { *slot = usize::MAX });
+            let tasks = std::mem::take(&mut shard.tasks);
+            for task in tasks {
+                set_owned_index(&shard, &task, usize::MAX);
                 all.push(task);
             }
         }
@@ -109,4 +95,22 @@ impl<S: 'static> OwnedTasks<S> {
             .map(|shard| shard.lock().tasks.len())
             .sum()
     }
+}
+
+/// A task's index in its shard. `_locked` is the task's shard, borrowed
+/// from its guard: the lock that makes the unsynchronised access sound.
+fn owned_index<S>(_locked: &Shard<S>, task: &Task<S>) -> usize {
+    task.header().owned_index.with(|slot| {
+        // SAFETY: `owned_index` is only accessed with its shard locked, as
+        // the borrowed guard shows.
+        unsafe { *slot }
+    })
+}
+
+/// Records a task's index in its shard; see [`owned_index`].
+fn set_owned_index<S>(_locked: &Shard<S>, task: &Task<S>, index: usize) {
+    task.header().owned_index.with_mut(|slot| {
+        // SAFETY: as in `owned_index`.
+        unsafe { *slot = index }
+    });
 }

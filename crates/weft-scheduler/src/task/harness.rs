@@ -117,14 +117,20 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     unsafe { complete::<F, S>(ptr) };
 }
 
+/// Takes what the stage holds, leaving it `Consumed`. The caller has
+/// exclusive access to the stage: it holds RUNNING, or it is the party the
+/// state machine names once COMPLETE is set.
+fn take_stage<F: Future, S>(cell: &Cell<F, S>) -> Stage<F> {
+    cell.stage.with_mut(|stage| {
+        // SAFETY: the caller has exclusive access, as documented above.
+        unsafe { mem::replace(&mut *stage, Stage::Consumed) }
+    })
+}
+
 /// Drops whatever the stage holds, catching a panic from its destructor.
-/// The caller has exclusive access to the stage.
+/// The caller has exclusive access to the stage (see `take_stage`).
 fn drop_stage<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
-    // SAFETY: the caller has exclusive access (RUNNING, or the party the
-    // state machine names once COMPLETE is set).
-    let old = cell
-        .stage
-        .with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) });
+    let old = take_stage(cell);
     panic::catch_unwind(AssertUnwindSafe(move || drop(old)))
 }
 
@@ -223,12 +229,9 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
     if !can_read_output(cell, waker) {
         return;
     }
-    // SAFETY: COMPLETE is set and the handle holds JOIN_INTEREST: the stage
-    // is the handle's alone.
-    let stage = cell
-        .stage
-        .with_mut(|stage| unsafe { mem::replace(&mut *stage, Stage::Consumed) });
-    let output = match stage {
+    // COMPLETE is set and the handle holds JOIN_INTEREST: the stage is the
+    // handle's alone.
+    let output = match take_stage(cell) {
         Stage::Finished(output) => output,
         _ => panic!("JoinHandle polled after it returned Ready"),
     };

@@ -39,10 +39,14 @@ use std::future::{poll_fn, Future};
 use std::panic;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use crate::task::{AbortHandle, Id, JoinError, JoinHandle};
+
+mod ready;
+
+use ready::{EntryWaker, ReadyList};
 
 /// How many queued entries one `poll_join_next` call polls before it yields
 /// back to the scheduler (after waking itself), so a set with many queued
@@ -119,61 +123,6 @@ struct Entry<T> {
     notify: Arc<EntryWaker>,
     /// `notify` as a `Waker`, made once so each poll passes it for free.
     waker: Waker,
-}
-
-/// The list that entry wakers push onto, shared by the set and its wakers.
-#[derive(Default)]
-struct ReadyList {
-    state: Mutex<ReadyState>,
-}
-
-#[derive(Default)]
-struct ReadyState {
-    /// Entries woken since the set last took this list.
-    ready: VecDeque<Key>,
-    /// The waker of the last `poll_join_next` that returned `Pending`; taken
-    /// by the first entry that is woken after it, so a burst of completions
-    /// wakes the parent once.
-    parent: Option<Waker>,
-}
-
-impl ReadyList {
-    fn lock(&self) -> MutexGuard<'_, ReadyState> {
-        // Nothing panics while holding the lock except an allocation failure,
-        // and the state stays consistent then too, so a poisoned lock is fine.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The waker of one entry: waking it queues the entry and wakes the parent.
-struct EntryWaker {
-    key: Key,
-    /// True while the entry sits on a queue (`local` or `ready`), so repeated
-    /// wakes push it once.
-    queued: AtomicBool,
-    ready: Arc<ReadyList>,
-}
-
-impl Wake for EntryWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        // AcqRel: pairs with the Release in `poll_entries`, which clears the
-        // flag before polling the handle.
-        if self.queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let parent = {
-            let mut state = self.ready.lock();
-            state.ready.push_back(self.key);
-            state.parent.take()
-        };
-        if let Some(parent) = parent {
-            parent.wake();
-        }
-    }
 }
 
 /// What `poll_entries` does once the queues run dry.
@@ -830,80 +779,4 @@ impl<T> futures_core::Stream for JoinSet<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::AtomicUsize;
-
-    use futures_core::Stream;
-
-    use super::*;
-    use crate::task::yield_now;
-
-    fn on_each_runtime<F, Fut>(body: F)
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = ()>,
-    {
-        for workers in [1, 4] {
-            let rt = crate::Runtime::builder()
-                .worker_threads(workers)
-                .build()
-                .unwrap();
-            rt.block_on(body());
-        }
-    }
-
-    #[test]
-    fn stream_yields_every_output_then_ends() {
-        on_each_runtime(|| async {
-            let mut set = JoinSet::new();
-            for i in 0..5 {
-                set.spawn(async move { i });
-            }
-            assert_eq!(set.size_hint(), (5, Some(5)));
-
-            let mut outputs = Vec::new();
-            while let Some(res) = poll_fn(|cx| Pin::new(&mut set).poll_next(cx)).await {
-                outputs.push(res.unwrap());
-            }
-            outputs.sort_unstable();
-            assert_eq!(outputs, [0, 1, 2, 3, 4]);
-            assert_eq!(set.size_hint(), (0, Some(0)));
-        });
-    }
-
-    #[test]
-    fn a_finished_task_queues_only_its_own_entry() {
-        on_each_runtime(|| async {
-            let gate = Arc::new(AtomicUsize::new(0));
-            let mut set = JoinSet::new();
-            for _ in 0..1000 {
-                set.spawn(std::future::pending::<usize>());
-            }
-            let g = Arc::clone(&gate);
-            set.spawn(async move {
-                while g.load(Ordering::SeqCst) == 0 {
-                    yield_now().await;
-                }
-                7
-            });
-
-            // Poll every new entry once so each task holds its entry's waker.
-            while !(set.local.is_empty() && set.ready.lock().ready.is_empty()) {
-                assert!(set.try_join_next().is_none());
-                yield_now().await;
-            }
-
-            gate.store(1, Ordering::SeqCst);
-            while set.ready.lock().ready.is_empty() {
-                yield_now().await;
-            }
-            assert_eq!(
-                set.ready.lock().ready.len(),
-                1,
-                "only the finished task is queued"
-            );
-            assert_eq!(set.try_join_next().unwrap().unwrap(), 7);
-            set.abort_all();
-        });
-    }
-}
+mod tests;
