@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::future::{pending, Future};
-use std::pin::Pin;
+use std::future::pending;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
-use std::task::{Context, Poll, Waker};
 use std::thread;
 
 use common::*;
@@ -361,33 +359,6 @@ fn abort_a_task_whose_destructor_panics() {
     });
 }
 
-/// Keeps its own task's waker, and wakes it (by reference, then by value)
-/// from its destructor, as a channel end that notifies on close would.
-struct WakesItselfOnDrop {
-    waker: Option<Waker>,
-    polls: Arc<Counter>,
-    _guard: DropGuard,
-}
-
-impl Future for WakesItselfOnDrop {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.waker = Some(cx.waker().clone());
-        self.polls.incr();
-        Poll::Pending
-    }
-}
-
-impl Drop for WakesItselfOnDrop {
-    fn drop(&mut self) {
-        if let Some(waker) = self.waker.take() {
-            waker.wake_by_ref();
-            waker.wake();
-        }
-    }
-}
-
 /// A future that wakes its own task while the abort drops it: the task is
 /// not run again, its handle says cancelled, and nothing leaks.
 #[test]
@@ -396,11 +367,7 @@ fn abort_a_task_that_wakes_itself_from_its_destructor() {
         let (rt, marker) = tracked_runtime(workers);
         let polls = Counter::new();
         let drops = Counter::new();
-        let task = rt.spawn(WakesItselfOnDrop {
-            waker: None,
-            polls: polls.clone(),
-            _guard: DropGuard(drops.clone()),
-        });
+        let task = rt.spawn(WakesItselfOnDrop::new(&polls, &drops));
         polls.wait_for(1);
         task.abort();
         let error = rt.block_on(task).unwrap_err();

@@ -233,20 +233,7 @@ fn weft_spawn_blocking_outside_any_runtime_uses_the_global_runtime() {
 /// its output.
 #[test]
 fn abort_a_blocking_closure() {
-    let rt = Runtime::builder()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
-    let started = Counter::new();
-    let release = Latch::new();
-    let (started_in, release_in) = (started.clone(), release.clone());
-    let running = rt.spawn_blocking(move || {
-        started_in.incr();
-        release_in.wait();
-        "finished"
-    });
-    started.wait_for(1);
+    let (rt, running, release) = runtime_with_its_blocking_thread_busy("finished");
 
     let ran = Counter::new();
     let drops = Counter::new();

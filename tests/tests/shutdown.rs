@@ -184,20 +184,7 @@ fn shutdown_timeout_returns_while_a_blocking_closure_runs() {
 /// their handles say cancelled.
 #[test]
 fn shutdown_cancels_queued_blocking_closures() {
-    let rt = Runtime::builder()
-        .worker_threads(1)
-        .max_blocking_threads(1)
-        .build()
-        .unwrap();
-    let started = Counter::new();
-    let release = Latch::new();
-    let (started_in, release_in) = (started.clone(), release.clone());
-    let running = rt.spawn_blocking(move || {
-        started_in.incr();
-        release_in.wait();
-        "ran"
-    });
-    started.wait_for(1);
+    let (rt, running, release) = runtime_with_its_blocking_thread_busy("ran");
     let ran = Counter::new();
     let queued: Vec<_> = (0..5)
         .map(|_| {
@@ -508,35 +495,6 @@ fn dropping_the_runtime_inside_its_own_task_does_not_hang() {
     }
 }
 
-/// Keeps its own task's waker and wakes it from its destructor.
-struct WakesItselfOnDrop {
-    waker: Option<Waker>,
-    polls: Arc<Counter>,
-    _guard: DropGuard,
-}
-
-impl std::future::Future for WakesItselfOnDrop {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        self.waker = Some(cx.waker().clone());
-        self.polls.incr();
-        std::task::Poll::Pending
-    }
-}
-
-impl Drop for WakesItselfOnDrop {
-    fn drop(&mut self) {
-        if let Some(waker) = self.waker.take() {
-            waker.wake_by_ref();
-            waker.wake();
-        }
-    }
-}
-
 /// Futures that wake their own task while the shutdown drops them: the
 /// drop finishes, each is dropped once, and nothing leaks.
 #[test]
@@ -546,13 +504,7 @@ fn destructors_that_wake_their_own_task_during_shutdown() {
         let polls = Counter::new();
         let drops = Counter::new();
         let tasks: Vec<_> = (0..10)
-            .map(|_| {
-                rt.spawn(WakesItselfOnDrop {
-                    waker: None,
-                    polls: polls.clone(),
-                    _guard: DropGuard(drops.clone()),
-                })
-            })
+            .map(|_| rt.spawn(WakesItselfOnDrop::new(&polls, &drops)))
             .collect();
         polls.wait_for(10);
         drop(rt);

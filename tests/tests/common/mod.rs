@@ -478,3 +478,64 @@ pub async fn yield_once() {
     })
     .await;
 }
+
+/// Keeps its own task's waker, and wakes it (by reference, then by value)
+/// from its destructor, as a channel end that notifies on close would.
+/// Counts its polls in `polls` and its drop in `drops`.
+pub struct WakesItselfOnDrop {
+    waker: Option<Waker>,
+    polls: Arc<Counter>,
+    _guard: DropGuard,
+}
+
+impl WakesItselfOnDrop {
+    pub fn new(polls: &Arc<Counter>, drops: &Arc<Counter>) -> WakesItselfOnDrop {
+        WakesItselfOnDrop {
+            waker: None,
+            polls: polls.clone(),
+            _guard: DropGuard(drops.clone()),
+        }
+    }
+}
+
+impl Future for WakesItselfOnDrop {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.waker = Some(cx.waker().clone());
+        self.polls.incr();
+        Poll::Pending
+    }
+}
+
+impl Drop for WakesItselfOnDrop {
+    fn drop(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake_by_ref();
+            waker.wake();
+        }
+    }
+}
+
+/// A 1-worker runtime whose only blocking thread runs a closure that waits
+/// for the returned latch and then returns `output`. It returns once the
+/// closure has started, so every closure spawned after it queues.
+pub fn runtime_with_its_blocking_thread_busy<T: Send + 'static>(
+    output: T,
+) -> (Runtime, JoinHandle<T>, Arc<Latch>) {
+    let rt = Builder::new()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let started = Counter::new();
+    let release = Latch::new();
+    let (started_in, release_in) = (started.clone(), release.clone());
+    let running = rt.spawn_blocking(move || {
+        started_in.incr();
+        release_in.wait();
+        output
+    });
+    started.wait_for(1);
+    (rt, running, release)
+}
