@@ -18,6 +18,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use crate::sync::{self, Condvar, Mutex, Ordering};
+use crate::task::JoinHandle;
 use crate::test_util::Manual;
 use crate::{Config, Park, Scheduler, Unpark};
 
@@ -74,6 +75,15 @@ impl GateState {
 
 /// Runs `f` under loom and prints how many interleavings it explored, and
 /// whether it explored them all or stopped at `LOOM_MAX_DURATION`.
+/// Spawns a `Gate` on `sched`; returns its join handle and its state.
+fn spawn_gate(sched: &Manual) -> (JoinHandle<usize>, Arc<GateState>) {
+    let gate = GateState::new();
+    let join = sched.spawn(Gate {
+        state: gate.clone(),
+    });
+    (join, gate)
+}
+
 fn model(f: impl Fn() + Sync + Send + 'static) {
     static ITERATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut builder = loom::model::Builder::new();
@@ -102,10 +112,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 fn loom_wake_races_poll() {
     model(|| {
         let sched = Manual::new();
-        let gate = GateState::new();
-        let mut join = sched.spawn(Gate {
-            state: gate.clone(),
-        });
+        let (mut join, gate) = spawn_gate(&sched);
         sched.run_all();
 
         let waker_side = {
@@ -131,10 +138,7 @@ fn loom_wake_races_poll() {
 fn loom_join_waker_races_completion() {
     model(|| {
         let sched = Manual::new();
-        let gate = GateState::new();
-        let join = sched.spawn(Gate {
-            state: gate.clone(),
-        });
+        let (join, gate) = spawn_gate(&sched);
         sched.run_all();
 
         let runner = {
@@ -160,10 +164,7 @@ fn loom_join_waker_races_completion() {
 fn loom_abort_races_run_and_join_drop() {
     model(|| {
         let sched = Manual::new();
-        let gate = GateState::new();
-        let join = sched.spawn(Gate {
-            state: gate.clone(),
-        });
+        let (join, gate) = spawn_gate(&sched);
         let abort = join.abort_handle();
 
         let aborter = thread::spawn(move || abort.abort());
@@ -187,10 +188,7 @@ fn loom_abort_races_run_and_join_drop() {
 fn loom_shutdown_races_wake() {
     model(|| {
         let sched = Manual::new();
-        let gate = GateState::new();
-        let join = sched.spawn(Gate {
-            state: gate.clone(),
-        });
+        let (join, gate) = spawn_gate(&sched);
         sched.run_all();
 
         let waker_side = {
@@ -239,10 +237,7 @@ fn loom_join_handle_drop_races_completion_with_a_waker_set() {
     }
     model(|| {
         let sched = Manual::new();
-        let gate = GateState::new();
-        let mut join = sched.spawn(Gate {
-            state: gate.clone(),
-        });
+        let (mut join, gate) = spawn_gate(&sched);
         sched.run_all();
         let joiner = std::sync::Arc::new(Joiner(AtomicUsize::new(0)));
         let waker = Waker::from(joiner.clone());
