@@ -1,0 +1,3 @@
+//! Timers: the wheel and the driver-side entry API.
+
+pub(crate) mod wheel;
