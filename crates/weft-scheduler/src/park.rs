@@ -158,7 +158,8 @@ const PARKED_CONDVAR: usize = 1;
 const PARKED_DRIVER: usize = 2;
 const NOTIFIED: usize = 3;
 
-/// One worker's sleeping place.
+/// One worker's sleeping place. Clones share it.
+#[derive(Clone)]
 pub(crate) struct Parker {
     inner: Arc<ParkerInner>,
 }

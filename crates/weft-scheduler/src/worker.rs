@@ -43,6 +43,10 @@ pub(crate) struct Core {
     rand: FastRand,
     counts: WorkerCounts,
     parker: Parker,
+    /// True while this worker polls the driver: the tasks the driver wakes
+    /// queue here without notifying anyone; the worker decides after the
+    /// poll whether it needs help.
+    in_driver: bool,
 }
 
 /// The thread-local view of the worker running on this thread.
@@ -89,6 +93,7 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
             rand: FastRand::new(index as u32),
             counts: WorkerCounts::default(),
             parker,
+            in_driver: false,
         }));
     }
     let shared = Shared {
@@ -177,6 +182,9 @@ pub(crate) fn schedule_local(
             // This worker runs it right after the current poll.
             return Ok(());
         }
+        if core.in_driver {
+            return Ok(());
+        }
         drop(slot);
         // Not `handle`: it may live inside the task just queued, which a
         // thief may already have run and freed. The worker's own handle
@@ -184,6 +192,12 @@ pub(crate) fn schedule_local(
         cx.handle.notify_parked();
         Ok(())
     })
+}
+
+impl Core {
+    fn has_queued_work(&self) -> bool {
+        self.lifo.is_some() || !self.local.is_empty()
+    }
 }
 
 impl Context {
@@ -198,7 +212,7 @@ impl Context {
         while !self.shared().is_shutdown() {
             core.tick = core.tick.wrapping_add(1);
             if core.tick % event_interval == 0 {
-                self.maintenance(&mut core);
+                core = self.maintenance(core);
             }
             if let Some(task) = self.next_task(&mut core, global_interval) {
                 core = self.run_task(core, task);
@@ -294,9 +308,31 @@ impl Context {
             .expect("worker core missing after a poll")
     }
 
-    fn maintenance(&self, core: &mut Core) {
-        self.publish_metrics(core);
-        self.shared().driver.poll_now();
+    fn maintenance(&self, core: Box<Core>) -> Box<Core> {
+        self.publish_metrics(&core);
+        let core = self.in_driver(core, |_| self.shared().driver.poll_now());
+        if core.has_queued_work() {
+            // What the driver woke is queued here: let a sleeper share it.
+            self.handle.notify_parked();
+        }
+        core
+    }
+
+    /// Runs `f` (which may poll the driver) with the core in the thread's
+    /// context, so the tasks the driver wakes queue on this worker instead
+    /// of the injector. They run here next, without waking another thread.
+    fn in_driver(&self, mut core: Box<Core>, f: impl FnOnce(&mut Parker)) -> Box<Core> {
+        let mut parker = core.parker.clone();
+        core.in_driver = true;
+        *self.core.borrow_mut() = Some(core);
+        f(&mut parker);
+        let mut core = self
+            .core
+            .borrow_mut()
+            .take()
+            .expect("worker core missing after parking");
+        core.in_driver = false;
+        core
     }
 
     fn park(&self, mut core: Box<Core>) -> Box<Core> {
@@ -312,7 +348,7 @@ impl Context {
         }
         core.is_searching = false;
         loop {
-            core.parker.park();
+            core = self.in_driver(core, Parker::park);
             if shared.is_shutdown() {
                 shared.idle.unpark_worker_by_id(index);
                 break;
@@ -322,9 +358,21 @@ impl Context {
                 core.is_searching = true;
                 break;
             }
-            // Spurious, or the driver returned with events: the tasks it woke
-            // went to the injector, which notified a sleeper (maybe this
-            // one, on the next round) unless a worker was searching.
+            if core.has_queued_work() {
+                // The driver woke tasks onto this worker: run them. If
+                // `worker_to_notify` took us out of the sleepers meanwhile,
+                // it counted us searching instead.
+                if !shared.idle.unpark_worker_by_id(index) {
+                    core.is_searching = true;
+                }
+                if !core.local.is_empty() {
+                    // More than one task: let a sleeper share them.
+                    self.handle.notify_parked();
+                }
+                break;
+            }
+            // Spurious, or an unpark meant for a sleeper that is already
+            // awake: sleep again.
         }
         core
     }

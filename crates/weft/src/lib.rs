@@ -37,8 +37,11 @@
 #[macro_use]
 mod macros;
 
+pub mod io;
+pub mod net;
 pub mod runtime;
 pub mod task;
+pub mod time;
 
 #[cfg(feature = "criterion")]
 mod criterion;
@@ -51,13 +54,6 @@ pub use weft_macros::{main, test};
 use std::future::Future;
 
 use task::JoinHandle;
-
-/// Async I/O traits (from futures-io) and the extension methods that give
-/// them `read`, `write_all`, `copy` and friends.
-pub mod io {
-    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
-    pub use futures_util::io::{copy, AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-}
 
 /// Runs `future` to completion on the calling thread and returns its output.
 ///

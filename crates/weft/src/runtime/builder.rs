@@ -8,7 +8,7 @@ use std::time::Duration;
 use weft_scheduler::{Config, Scheduler};
 
 use super::handle::HandleInner;
-use super::park::ThreadPark;
+use super::park::ReactorPark;
 use super::{context, Handle, Runtime};
 
 /// Configures and builds a [`Runtime`].
@@ -166,9 +166,11 @@ impl Builder {
             }
         }
 
+        let driver = weft_reactor::Driver::new()?;
         let handle = Handle {
             inner: Arc::new(HandleInner {
                 scheduler: OnceLock::new(),
+                reactor: driver.handle().clone(),
             }),
         };
         // Weak: the scheduler keeps this closure for its whole life, and a
@@ -183,7 +185,7 @@ impl Builder {
                 start();
             }
         }));
-        let scheduler = Scheduler::new(config, Box::new(ThreadPark::default()))?;
+        let scheduler = Scheduler::new(config, Box::new(ReactorPark::new(driver)))?;
         // Published before any thread starts, so `on_thread_start` hooks can
         // already use `Handle::current()`.
         let _ = handle.inner.scheduler.set(scheduler.handle().clone());

@@ -39,3 +39,13 @@ impl Drop for EnterGuard {
         CURRENT.with(|current| *current.borrow_mut() = previous);
     }
 }
+
+/// Runs `f` with the reactor of the runtime this thread is in, or of the
+/// global runtime outside any (as `weft::spawn` does).
+pub(crate) fn with_reactor<R>(f: impl FnOnce(&weft_reactor::Handle) -> R) -> R {
+    let reactor = CURRENT.with(|current| current.borrow().as_ref().map(|h| h.reactor().clone()));
+    match reactor {
+        Some(reactor) => f(&reactor),
+        None => f(super::global().handle().reactor()),
+    }
+}

@@ -33,6 +33,8 @@ pub(crate) struct HandleInner {
     /// Set once, before any runtime thread starts, so every user of a
     /// `Handle` (thread hooks included) finds it set.
     pub(crate) scheduler: OnceLock<weft_scheduler::Handle>,
+    /// The runtime's I/O driver and timers.
+    pub(crate) reactor: weft_reactor::Handle,
 }
 
 impl Handle {
@@ -41,6 +43,10 @@ impl Handle {
             .scheduler
             .get()
             .expect("weft: runtime handle used before its runtime started")
+    }
+
+    pub(crate) fn reactor(&self) -> &weft_reactor::Handle {
+        &self.inner.reactor
     }
 
     /// The handle of the runtime the current thread is in: a worker or

@@ -16,6 +16,7 @@ use std::time::Duration;
 use weft_scheduler::Scheduler;
 
 pub use builder::Builder;
+pub(crate) use context::with_reactor;
 pub(crate) use global::global;
 pub use handle::{Handle, RuntimeMetrics, TryCurrentError};
 
@@ -138,6 +139,7 @@ impl Runtime {
     pub fn shutdown_timeout(self, timeout: Duration) {
         let _enter = context::enter(&self.handle);
         self.scheduler.shutdown(Some(timeout));
+        self.handle.reactor().shutdown();
     }
 }
 
@@ -148,6 +150,10 @@ impl Drop for Runtime {
         // with them instead of leaking onto the global runtime.
         let _enter = context::enter(&self.handle);
         self.scheduler.shutdown(None);
+        // Fails the sockets and timers that outlive their tasks, and drops
+        // the wakers they hold (which would otherwise keep the cancelled
+        // tasks, and through them this runtime, alive).
+        self.handle.reactor().shutdown();
     }
 }
 

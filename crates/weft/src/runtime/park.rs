@@ -1,56 +1,48 @@
-//! The driver idle workers block in, until the reactor provides one: a
-//! condvar with a stored wake-up.
+//! How idle workers sleep: the reactor's driver behind the scheduler's
+//! `Park` trait. The worker that holds it blocks in `epoll_wait`, which
+//! returns for I/O events, the next timer deadline, or an unpark.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use weft_scheduler::{Park, Unpark};
 
-#[derive(Default)]
-pub(crate) struct ThreadPark {
-    inner: Arc<Inner>,
+pub(crate) struct ReactorPark {
+    driver: weft_reactor::Driver,
 }
 
-#[derive(Default)]
-struct Inner {
-    woken: Mutex<bool>,
-    condvar: Condvar,
-}
+impl ReactorPark {
+    pub(crate) fn new(driver: weft_reactor::Driver) -> ReactorPark {
+        ReactorPark { driver }
+    }
 
-impl Park for ThreadPark {
-    fn park(&mut self) {
-        let mut woken = self.inner.woken.lock().unwrap_or_else(|e| e.into_inner());
-        while !*woken {
-            woken = self
-                .inner
-                .condvar
-                .wait(woken)
-                .unwrap_or_else(|e| e.into_inner());
+    fn turn(&mut self, timeout: Option<Duration>) {
+        if let Err(error) = self.driver.park(timeout) {
+            // epoll_wait fails only on a bad descriptor or argument: a bug,
+            // not a condition a worker could recover from.
+            panic!("weft: the I/O driver failed to poll: {error}");
         }
-        *woken = false;
+    }
+}
+
+impl Park for ReactorPark {
+    fn park(&mut self) {
+        self.turn(None);
     }
 
     fn park_timeout(&mut self, timeout: Duration) {
-        let mut woken = self.inner.woken.lock().unwrap_or_else(|e| e.into_inner());
-        if !*woken && !timeout.is_zero() {
-            woken = self
-                .inner
-                .condvar
-                .wait_timeout(woken, timeout)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        *woken = false;
+        self.turn(Some(timeout));
     }
 
     fn unparker(&self) -> Arc<dyn Unpark> {
-        self.inner.clone()
+        Arc::new(ReactorUnpark(self.driver.handle().clone()))
     }
 }
 
-impl Unpark for Inner {
+struct ReactorUnpark(weft_reactor::Handle);
+
+impl Unpark for ReactorUnpark {
     fn unpark(&self) {
-        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.condvar.notify_one();
+        self.0.unpark();
     }
 }
