@@ -19,6 +19,10 @@
 //!   [`task::JoinSet`], [`task::yield_now`] and task ids.
 //! - Waiting on several futures in one task: [`join!`], [`try_join!`],
 //!   [`select!`].
+//! - [`net`]: TCP, UDP and Unix-domain sockets on the runtime's reactor,
+//!   implementing the futures-io traits.
+//! - [`time`]: [`time::sleep`], [`time::timeout`], [`time::interval`] and
+//!   friends, on a timer wheel that costs nothing while idle.
 //! - [`io`]: the futures-io traits and their extension methods.
 //!
 //! Outside any runtime, `spawn`, `spawn_blocking` and `block_on` use a
