@@ -539,3 +539,83 @@ pub fn runtime_with_its_blocking_thread_busy<T: Send + 'static>(
     started.wait_for(1);
     (rt, running, release)
 }
+
+/// Raises this process's soft limit on open descriptors to its hard limit
+/// and returns the new soft limit. Tests that hold many sockets at once
+/// call it: the usual default soft limit (1024) is below what they need.
+pub fn raise_fd_limit() -> libc::rlim_t {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(got, 0, "getrlimit: {}", std::io::Error::last_os_error());
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid rlimit; raising the soft limit up to
+        // the hard one needs no privilege.
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        assert_eq!(set, 0, "setrlimit: {}", std::io::Error::last_os_error());
+    }
+    limit.rlim_cur
+}
+
+/// `len` bytes of a pseudo-random pattern (xorshift64 seeded by `seed`),
+/// so a byte that arrives out of order or twice shows.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Asserts two byte strings are equal, naming the first difference
+/// instead of printing both.
+#[track_caller]
+pub fn assert_same_bytes(got: &[u8], want: &[u8]) {
+    if let Some(at) = got.iter().zip(want).position(|(g, w)| g != w) {
+        panic!(
+            "bytes differ first at offset {at} (got {:#04x}, want {:#04x}); lengths {} and {}",
+            got[at],
+            want[at],
+            got.len(),
+            want.len()
+        );
+    }
+    assert_eq!(got.len(), want.len(), "same prefix, different lengths");
+}
+
+/// A directory of its own under the system's temporary directory, removed
+/// with its contents on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(what: &str) -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("weft-{}-{}", std::process::id(), unique_name(what)));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("creating a temporary directory");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
