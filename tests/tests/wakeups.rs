@@ -28,7 +28,11 @@ async fn ping_pong(pair: usize, done: Arc<AtomicUsize>) -> std::io::Result<()> {
         for round in 0..ROUNDS {
             pong.read_exact(&mut buf).await?;
             let seq = u64::from_le_bytes(buf);
-            assert_eq!(seq, (pair * ROUNDS + round) as u64, "pair {pair}: wrong message");
+            assert_eq!(
+                seq,
+                (pair * ROUNDS + round) as u64,
+                "pair {pair}: wrong message"
+            );
             if round % 16 == 8 {
                 sleep(Duration::from_millis(1)).await;
             }

@@ -34,7 +34,9 @@ const MAX_REGISTRATIONS: usize = INDEX_MASK;
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
 
-/// The blocking half of a reactor. See the [module docs](self).
+/// The blocking half of a reactor: whoever owns it (one idle worker at a
+/// time) sleeps in [`Driver::park`] until an I/O event, the next timer
+/// deadline or an [unpark](Handle::unpark), then wakes the tasks concerned.
 ///
 /// # Examples
 ///
