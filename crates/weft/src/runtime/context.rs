@@ -42,10 +42,22 @@ impl Drop for EnterGuard {
 
 /// Runs `f` with the reactor of the runtime this thread is in, or of the
 /// global runtime outside any (as `weft::spawn` does).
+///
+/// The context stays borrowed while `f` runs, so `f` must not enter or
+/// leave a runtime; registering a socket or creating a timer does neither.
 pub(crate) fn with_reactor<R>(f: impl FnOnce(&weft_reactor::Handle) -> R) -> R {
-    let reactor = CURRENT.with(|current| current.borrow().as_ref().map(|h| h.reactor().clone()));
-    match reactor {
-        Some(reactor) => f(&reactor),
-        None => f(super::global().handle().reactor()),
+    let mut f = Some(f);
+    let in_runtime = CURRENT.with(|current| {
+        let current = current.borrow();
+        let handle = current.as_ref()?;
+        let f = f.take().expect("called once");
+        Some(f(handle.reactor()))
+    });
+    match in_runtime {
+        Some(result) => result,
+        None => {
+            let f = f.take().expect("called once");
+            f(super::global().handle().reactor())
+        }
     }
 }
