@@ -52,7 +52,8 @@
 //! (unlink, push) touch a constant number of nodes and allocate nothing
 //! beyond the slab's growth. Finding the next expiration looks at six
 //! bitmaps. `advance` costs O(1) a slot handled plus O(1) an entry each time
-//! it cascades (at most seven times) or fires.
+//! it cascades (at most once a level, plus once each time the overflow list
+//! is sorted while it waits there) or fires; the due list adds a sort.
 //!
 //! The design is Varghese and Lauck's hierarchical timing wheel ("Hashed and
 //! Hierarchical Timing Wheels", SOSP 1987); choosing the level from the
@@ -100,7 +101,7 @@ pub(crate) struct Wheel<T> {
     elapsed: u64,
     /// Entries pending (in some list).
     pending: usize,
-    /// Reused buffer for sorting the due list.
+    /// Reused buffer for the entries one step of `advance` fires.
     scratch: Vec<usize>,
 }
 
@@ -153,6 +154,7 @@ impl<T> Wheel<T> {
     }
 
     /// The tick the wheel has advanced to.
+    #[cfg(test)]
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
@@ -230,6 +232,7 @@ impl<T> Wheel<T> {
     /// # Panics
     ///
     /// If `key` was removed.
+    #[cfg(test)]
     pub(crate) fn deadline(&self, key: TimerKey) -> u64 {
         self.entries[self.check(key)].deadline
     }
@@ -248,9 +251,10 @@ impl<T> Wheel<T> {
     /// entry's deadline, or the start of a slot whose entries must cascade
     /// to lower levels. `None` when nothing is pending.
     ///
-    /// Never below `elapsed` (it is `elapsed` when an entry is already due)
-    /// and never above the earliest pending deadline; it equals that
-    /// deadline when the deadline lies in `elapsed`'s current 64-tick window.
+    /// Never below `elapsed`, and never above the earliest pending deadline
+    /// unless that has passed: then an entry is already due and this is
+    /// `elapsed`. It equals the earliest deadline when that lies ahead in
+    /// `elapsed`'s current 64-tick window.
     pub(crate) fn next_expiration(&self) -> Option<u64> {
         self.next_list().map(|(tick, _)| tick)
     }
@@ -262,26 +266,49 @@ impl<T> Wheel<T> {
     ///
     /// Time never goes back: a `now` below `elapsed` leaves `elapsed` as it
     /// is, but entries already due (deadline `<= elapsed`) still fire.
+    ///
+    /// # Panics
+    ///
+    /// If `fire` panics, the panic passes through and the wheel stays
+    /// consistent: entries handled together with the one that panicked
+    /// (those of one slot) count as fired without a call, later ones stay
+    /// pending.
     pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(TimerKey, &mut T)) {
-        self.fire_due(&mut fire);
+        // Each batch is marked fired before `fire` sees any of it, so that
+        // a panic in `fire` cannot leave an entry linked to nothing.
+        let mut batch = std::mem::take(&mut self.scratch);
+        let mut cursor = self.take(List::Due);
+        while let Some(index) = cursor {
+            cursor = self.entries[index].next;
+            self.mark_fired(index);
+            batch.push(index);
+        }
+        batch.sort_by_key(|&index| self.entries[index].deadline);
+        self.deliver(&mut batch, &mut fire);
         while let Some((start, list)) = self.next_list() {
             if start > now {
                 break;
             }
             // Every list before this one is empty, so nothing is lost by
-            // jumping to its start.
+            // jumping to its start. It lies after `elapsed` (the due list
+            // was fired above and the loop places only entries due after
+            // `start`), so each turn makes progress.
+            debug_assert!(start > self.elapsed, "{list:?} at {start} is not ahead");
             self.elapsed = start;
             let mut cursor = self.take(list);
             while let Some(index) = cursor {
                 cursor = self.entries[index].next;
                 if self.entries[index].deadline <= start {
-                    self.mark_fired(index, &mut fire);
+                    self.mark_fired(index);
+                    batch.push(index);
                 } else {
                     self.place(index);
                 }
             }
+            self.deliver(&mut batch, &mut fire);
         }
         self.elapsed = self.elapsed.max(now);
+        self.scratch = batch;
     }
 
     /// The index of `key`'s entry, if it was not removed.
@@ -330,9 +357,8 @@ impl<T> Wheel<T> {
                 };
                 List::Overflow
             } else {
-                // `| (SLOTS - 1)` makes level 0 the answer below 64.
-                let top_bit = u64::BITS - 1 - (differ | (SLOTS as u64 - 1)).leading_zeros();
-                let level = (top_bit / SLOT_BITS) as usize;
+                // `differ > 0`: the deadline is after `elapsed`.
+                let level = (differ.ilog2() / SLOT_BITS) as usize;
                 let slot = (deadline >> (SLOT_BITS * level as u32)) as usize & (SLOTS - 1);
                 List::Slot { level, slot }
             }
@@ -388,30 +414,21 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Fires the due list, earliest deadline first.
-    fn fire_due(&mut self, fire: &mut impl FnMut(TimerKey, &mut T)) {
-        let mut order = std::mem::take(&mut self.scratch);
-        let mut cursor = self.take(List::Due);
-        while let Some(index) = cursor {
-            order.push(index);
-            cursor = self.entries[index].next;
-        }
-        order.sort_by_key(|&index| self.entries[index].deadline);
-        for index in order.drain(..) {
-            self.mark_fired(index, fire);
-        }
-        self.scratch = order;
-    }
-
-    /// Marks an entry that was taken out of its list as fired, and hands it
-    /// to `fire`.
-    fn mark_fired(&mut self, index: usize, fire: &mut impl FnMut(TimerKey, &mut T)) {
+    /// Marks an entry that was taken out of its list as fired.
+    fn mark_fired(&mut self, index: usize) {
         let entry = &mut self.entries[index];
         entry.list = None;
         entry.prev = None;
         entry.next = None;
         self.pending -= 1;
-        fire(TimerKey(index), &mut entry.value);
+    }
+
+    /// Passes each fired entry of `batch` to `fire`, in order, and empties
+    /// the batch.
+    fn deliver(&mut self, batch: &mut Vec<usize>, fire: &mut impl FnMut(TimerKey, &mut T)) {
+        for index in batch.drain(..) {
+            fire(TimerKey(index), &mut self.entries[index].value);
+        }
     }
 }
 
