@@ -464,3 +464,23 @@ fn a_dropped_socket_wakes_nothing() {
         assert_eq!(got, b"data");
     });
 }
+
+/// A task handle kept after its runtime was dropped keeps the scheduler's
+/// memory alive, but no longer the reactor: the driver (its `epoll`
+/// instance) is released at shutdown and the scheduler's unparker holds the
+/// reactor only weakly, so every descriptor is closed with the runtime.
+#[test]
+fn a_task_handle_kept_after_the_runtime_holds_no_descriptor() {
+    const TEST: &str = "a_task_handle_kept_after_the_runtime_holds_no_descriptor";
+    in_child_process(TEST, || {
+        drop(runtime(1));
+        let before = open_fds();
+        for workers in WORKERS {
+            let rt = runtime(workers);
+            let handle = rt.spawn(std::future::pending::<()>());
+            drop(rt);
+            assert_eq!(open_fds(), before, "{workers} workers: descriptors kept");
+            drop(handle);
+        }
+    });
+}

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -169,6 +169,14 @@ impl Handle {
         self.shared.unpark();
     }
 
+    /// An [`Unparker`]: unparks like [`unpark`](Handle::unpark) but does
+    /// not keep the driver's state (and descriptors) alive.
+    pub fn unparker(&self) -> Unparker {
+        Unparker {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// Fails every registration and timer of this driver with an error
     /// saying the runtime shut down, and wakes their tasks. New ones fail
     /// at once. Idempotent.
@@ -287,6 +295,40 @@ impl Shared {
 
     pub(crate) fn is_shutdown(&self) -> bool {
         self.is_shutdown.load(Ordering::Acquire)
+    }
+}
+
+/// Wakes a driver from any thread without keeping it alive: once the
+/// driver and every [`Handle`] are gone, `unpark` does nothing.
+///
+/// # Examples
+///
+/// ```
+/// use weft_reactor::Driver;
+///
+/// let mut driver = Driver::new()?;
+/// let unparker = driver.handle().unparker();
+/// std::thread::spawn(move || unparker.unpark());
+/// driver.park(None)?; // returns once the other thread unparked it
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Unparker {
+    shared: Weak<Shared>,
+}
+
+impl Unparker {
+    /// As [`Handle::unpark`], if the driver still exists.
+    pub fn unpark(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.unpark();
+        }
+    }
+}
+
+impl fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unparker").finish_non_exhaustive()
     }
 }
 

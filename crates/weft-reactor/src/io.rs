@@ -2,10 +2,12 @@
 //!
 //! Readiness is *edge-triggered*: the driver sets flags when the operating
 //! system reports an edge, and they stay set until an operation proves them
-//! stale (it returned `WouldBlock`, or read or wrote less than asked, which
-//! means the kernel buffer was drained or filled). So a socket that stays
-//! readable costs no `epoll_wait` between reads, and a request that fits in
-//! one read costs one `read` instead of a `read` plus a `WouldBlock` one.
+//! stale: it returned `WouldBlock` (which clears every flag it observed), or,
+//! for the TCP streams that opt in with [`Registration::poll_transfer`], it
+//! read or wrote less than asked, which means the kernel buffer was drained
+//! or filled. So a socket that stays readable costs no `epoll_wait` between
+//! reads, and a request that fits in one read costs one `read` instead of a
+//! `read` plus a `WouldBlock` one.
 //!
 //! The readiness word also carries a *tick*, bumped by every event the
 //! driver delivers. Clearing names the tick it observed, and does nothing if
@@ -26,9 +28,10 @@ use crate::ready::{Direction, Ready};
 const READY_MASK: usize = 0xff;
 /// Set once the driver shut down: every operation fails from then on.
 const SHUTDOWN: usize = 1 << 8;
-/// The event tick, in the bits above.
+/// The event tick, in all the bits above (48 of them on 64-bit targets, so
+/// a stale observation never matches a newer tick in practice).
 const TICK_SHIFT: usize = 16;
-const TICK_MASK: usize = 0xffff << TICK_SHIFT;
+const TICK_MASK: usize = usize::MAX << TICK_SHIFT;
 
 /// What the driver and the socket's users share about one registration.
 #[derive(Debug)]
@@ -78,8 +81,8 @@ impl ScheduledIo {
         let _ = self
             .readiness
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
-                let tick = ((current & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) << TICK_SHIFT;
-                Some((current & !TICK_MASK) | (tick & TICK_MASK) | ready.bits())
+                let tick = (current & TICK_MASK).wrapping_add(1 << TICK_SHIFT);
+                Some((current & !TICK_MASK) | tick | ready.bits())
             });
         self.take_wakers(ready, wakers);
     }
@@ -124,23 +127,42 @@ impl ScheduledIo {
         if let ready @ Poll::Ready(_) = self.ready_event(direction) {
             return ready;
         }
-        let mut waiters = self.waiters.lock();
-        let slot = match direction {
-            Direction::Read => &mut waiters.reader,
-            Direction::Write => &mut waiters.writer,
+        let (replaced, ready) = {
+            let mut waiters = self.waiters.lock();
+            let slot = match direction {
+                Direction::Read => &mut waiters.reader,
+                Direction::Write => &mut waiters.writer,
+            };
+            let replaced = match slot {
+                Some(waker) if waker.will_wake(cx.waker()) => None,
+                _ => slot.replace(cx.waker().clone()),
+            };
+            // Checked again with the waker stored: the driver takes wakers
+            // under the same lock after setting the flags, so an event
+            // either shows here or finds this waker.
+            (replaced, self.ready_event(direction))
         };
-        match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
-        // Checked again with the waker stored: the driver takes wakers under
-        // the same lock after setting the flags, so an event either shows
-        // here or finds this waker.
-        self.ready_event(direction)
+        // Dropped outside the lock: it may hold the last reference to a
+        // task whose destructor reaches this registration again.
+        drop(replaced);
+        ready
     }
 
+    /// Clears the flags of `event`, all of them: an operation that returned
+    /// `WouldBlock` proves even closed and error flags stale (as on a UDP
+    /// socket once its pending ICMP error was reported).
     fn clear_readiness(&self, event: ReadyEvent) {
-        let clear = event.ready.clearable().bits();
+        self.clear(event, event.ready);
+    }
+
+    /// Clears only the readable and writable flags of `event`: a short
+    /// transfer drained a buffer, but end of stream or an error stays.
+    fn clear_drained(&self, event: ReadyEvent) {
+        self.clear(event, event.ready & (Ready::READABLE | Ready::WRITABLE));
+    }
+
+    fn clear(&self, event: ReadyEvent, flags: Ready) {
+        let clear = flags.bits();
         // Only if no event arrived since `event` was observed (same tick).
         let _ = self
             .readiness
@@ -169,7 +191,7 @@ pub(crate) fn shut_down_error() -> io::Error {
 /// use std::task::Poll;
 /// use weft_reactor::{mio, Direction, Driver, Registration};
 ///
-/// let driver = Driver::new()?;
+/// let mut driver = Driver::new()?;
 /// let (mut a, mut b) = mio::net::UnixStream::pair()?;
 /// let reg = Registration::new(driver.handle(), &mut b)?;
 /// io::Write::write_all(&mut a, b"hi")?;
@@ -250,10 +272,17 @@ impl Registration {
         }
     }
 
-    /// As [`poll_io`](Registration::poll_io) for a byte-stream transfer of
-    /// `len` bytes: a transfer shorter than asked (but not zero) drained or
-    /// filled the kernel buffer, so readiness is cleared without spending a
-    /// system call on the `WouldBlock` that would follow.
+    /// As [`poll_io`](Registration::poll_io) for a TCP transfer of `len`
+    /// bytes: a transfer shorter than asked (but not zero) drained or filled
+    /// the kernel buffer, so readiness is cleared without spending a system
+    /// call on the `WouldBlock` that would follow.
+    ///
+    /// Only for sockets where a short transfer does mean that: TCP streams,
+    /// with one exception, urgent data (a read stops at the urgent mark, so
+    /// a peer that sends `MSG_OOB` data can stall its own connection until
+    /// it sends more). Not for Unix streams (a read stops at a message that
+    /// carries descriptors or credentials) or datagrams. `len` must count
+    /// only the bytes one system call can take (at most `IOV_MAX` buffers).
     pub fn poll_transfer(
         &self,
         cx: &mut Context<'_>,
@@ -270,7 +299,7 @@ impl Registration {
             match f() {
                 Ok(n) => {
                     if n > 0 && n < len {
-                        self.clear_readiness(event);
+                        self.io.clear_drained(event);
                     }
                     return Poll::Ready(Ok(n));
                 }

@@ -23,7 +23,7 @@ mod time;
 #[cfg(test)]
 mod tests;
 
-pub use driver::{Driver, Handle};
+pub use driver::{Driver, Handle, Unparker};
 pub use io::{ReadyEvent, Registration};
 pub use ready::{Direction, Ready};
 pub use time::Timer;

@@ -28,7 +28,8 @@ impl Ready {
     pub const READ_CLOSED: Ready = Ready(1 << 2);
     /// The writing side is closed: writes fail.
     pub const WRITE_CLOSED: Ready = Ready(1 << 3);
-    /// The socket has a pending error; the next operation returns it.
+    /// The socket has a pending error; the next operation returns it (and
+    /// clears it).
     pub const ERROR: Ready = Ready(1 << 4);
 
     const ALL: u8 = 0b1_1111;
@@ -84,12 +85,6 @@ impl Ready {
     /// True if every flag of `other` is set here.
     pub fn contains(self, other: Ready) -> bool {
         self.0 & other.0 == other.0
-    }
-
-    /// The flags a successful `WouldBlock` (or drained buffer) clears: the
-    /// closed and error flags stay, since they are final.
-    pub(crate) fn clearable(self) -> Ready {
-        Ready(self.0 & (Ready::READABLE.0 | Ready::WRITABLE.0))
     }
 }
 

@@ -94,12 +94,39 @@ impl Driver {
         }
     }
 
+    /// Drops the driver (the scheduler shut down, and no worker will park
+    /// again), so what it owns (an `epoll` instance, its registrations'
+    /// wakers) is freed now rather than when the last task handle goes.
+    pub(crate) fn release(&self) {
+        if let Some(mut park) = self.park.try_lock() {
+            park.with_mut(|park| *park = Box::new(Released));
+        }
+    }
+
     /// Polls the driver without blocking, if no other worker is in it.
     pub(crate) fn poll_now(&self) {
         if let Some(mut park) = self.park.try_lock() {
             park.with_mut(|park| park.park_timeout(Duration::ZERO));
         }
     }
+}
+
+/// What a released driver leaves behind: nobody parks on it any more, and
+/// a park that still happens returns at once.
+struct Released;
+
+impl Park for Released {
+    fn park(&mut self) {}
+
+    fn park_timeout(&mut self, _timeout: Duration) {}
+
+    fn unparker(&self) -> std::sync::Arc<dyn Unpark> {
+        std::sync::Arc::new(Released)
+    }
+}
+
+impl Unpark for Released {
+    fn unpark(&self) {}
 }
 
 /// A lock that is only ever tried, never waited for: the worker that gets

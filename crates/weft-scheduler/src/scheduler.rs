@@ -215,6 +215,10 @@ impl Scheduler {
             task.shutdown();
         }
         shared.drain_injector();
+        // Before waiting for blocking closures: one that waits on the
+        // driver (a timer, a socket) would otherwise wait forever, since no
+        // worker drives it any more. Dropping the driver fails those waits.
+        shared.driver.release();
         shared.blocking.shutdown(timeout);
         // Cancelling may have woken tasks once more.
         shared.drain_injector();

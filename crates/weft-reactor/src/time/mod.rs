@@ -182,42 +182,50 @@ impl Timer {
             return Poll::Ready(Ok(()));
         }
         let shared = &*self.handle.shared;
-        if shared.is_shutdown() {
-            return Poll::Ready(Err(shut_down_error()));
-        }
-        if let Some(key) = self.key {
+        let mut replaced = None;
+        let (poll, unpark) = {
             let mut time = shared.time.lock();
-            if time.wheel.is_fired(key) {
-                self.elapsed = true;
-                return Poll::Ready(Ok(()));
+            // Checked under the time lock, which `shutdown` takes after
+            // setting the flag to drain the wheel: a timer either sees the
+            // flag or is drained (woken) by it.
+            if shared.is_shutdown() {
+                return Poll::Ready(Err(shut_down_error()));
             }
-            let waker = time.wheel.get_mut(key);
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waker = Some(cx.waker().clone());
+            match self.key {
+                Some(key) if time.wheel.is_fired(key) => (Poll::Ready(Ok(())), false),
+                Some(key) => {
+                    let waker = time.wheel.get_mut(key);
+                    if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        replaced = waker.replace(cx.waker().clone());
+                    }
+                    (Poll::Pending, false)
+                }
+                None if Instant::now() >= self.deadline => (Poll::Ready(Ok(())), false),
+                None => {
+                    let tick = shared.deadline_tick(self.deadline);
+                    self.key = Some(time.wheel.insert(tick, Some(cx.waker().clone())));
+                    (Poll::Pending, time.needs_unpark(tick))
+                }
             }
-            return Poll::Pending;
-        }
-        if Instant::now() >= self.deadline {
-            self.elapsed = true;
-            return Poll::Ready(Ok(()));
-        }
-        let tick = shared.deadline_tick(self.deadline);
-        let unpark = {
-            let mut time = shared.time.lock();
-            self.key = Some(time.wheel.insert(tick, Some(cx.waker().clone())));
-            time.needs_unpark(tick)
         };
+        // Dropped outside the lock: it may hold the last reference to a task
+        // whose destructor drops a timer of this driver.
+        drop(replaced);
         if unpark {
             shared.unpark();
         }
-        Poll::Pending
+        if poll.is_ready() {
+            self.elapsed = true;
+        }
+        poll
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            // Dropping the entry drops its waker: nothing is woken after.
+            // Removing the entry takes its waker: nothing is woken after. It
+            // is dropped outside the lock (see `poll_elapsed`).
             let waker = self.handle.shared.time.lock().wheel.remove(key);
             drop(waker);
         }

@@ -43,7 +43,8 @@ impl<E: Source> PollEvented<E> {
         Ok(io)
     }
 
-    /// Waits until `direction` is ready (spending no budget).
+    /// Waits until `direction` is ready; spends one unit of budget when it
+    /// is.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,

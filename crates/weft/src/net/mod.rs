@@ -46,6 +46,52 @@ pub use unix::{UnixDatagram, UnixListener, UnixStream};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
+/// The most buffers one `readv`/`writev` takes (Linux's `IOV_MAX`): std
+/// passes no more, so only these count towards what one call can transfer.
+const IOV_MAX: usize = 1024;
+
+/// The bytes one vectored system call can transfer.
+fn vectored_len(lens: impl Iterator<Item = usize>) -> usize {
+    lens.take(IOV_MAX).sum()
+}
+
+/// Waits for a connection with `poll_accept`, riding out a shortage of file
+/// descriptors (`EMFILE`, `ENFILE`): the pending connection stays in the
+/// kernel's backlog while this sleeps, 1 ms at first and doubling up to
+/// 500 ms, and retries. The first shortage of each stretch is reported
+/// once on stderr, naming `what`.
+async fn accept_with_backoff<T>(
+    what: impl std::fmt::Display,
+    mut poll_accept: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<io::Result<T>>,
+) -> io::Result<T> {
+    const MIN_BACKOFF: std::time::Duration = std::time::Duration::from_millis(1);
+    const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_millis(500);
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match std::future::poll_fn(&mut poll_accept).await {
+            Err(error) if is_out_of_descriptors(&error) => {
+                if backoff == MIN_BACKOFF {
+                    eprintln!(
+                        "weft: accept on {what} failed: {error}; retrying with backoff until a \
+                         descriptor frees (raise RLIMIT_NOFILE or close connections)"
+                    );
+                }
+                crate::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            result => return result,
+        }
+    }
+}
+
+/// True for the errors that mean "no descriptor left for the new
+/// connection": retrying later can succeed.
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    matches!(error.raw_os_error(), Some(EMFILE | ENFILE))
+}
+
 /// Tries `f` on every address `addr` resolves to, returning the first
 /// success or the last error.
 async fn each_addr<T, F, Fut>(addr: impl ToSocketAddrs, mut f: F) -> io::Result<T>
@@ -69,9 +115,9 @@ where
 }
 
 /// Implements `AsyncRead` and `AsyncWrite` for a stream type and for a
-/// shared reference to it, on top of its `io: PollEvented<mio stream>`.
-/// Reads and writes that transfer less than asked clear readiness (the
-/// kernel buffer is drained or full), saving a `WouldBlock` system call.
+/// shared reference to it, on top of its `io: PollEvented<mio stream>` and
+/// its `poll_stream` method (which decides whether a short transfer may
+/// clear readiness).
 macro_rules! stream_io {
     ($stream:ty) => {
         impl futures_io::AsyncRead for &$stream {
@@ -81,10 +127,9 @@ macro_rules! stream_io {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Read;
-                self.io
-                    .poll_transfer(cx, weft_reactor::Direction::Read, buf.len(), |mut io| {
-                        io.read(buf)
-                    })
+                self.poll_stream(cx, weft_reactor::Direction::Read, buf.len(), |mut io| {
+                    io.read(buf)
+                })
             }
 
             fn poll_read_vectored(
@@ -93,11 +138,10 @@ macro_rules! stream_io {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Read;
-                let len = bufs.iter().map(|buf| buf.len()).sum();
-                self.io
-                    .poll_transfer(cx, weft_reactor::Direction::Read, len, |mut io| {
-                        io.read_vectored(bufs)
-                    })
+                let len = $crate::net::vectored_len(bufs.iter().map(|buf| buf.len()));
+                self.poll_stream(cx, weft_reactor::Direction::Read, len, |mut io| {
+                    io.read_vectored(bufs)
+                })
             }
         }
 
@@ -108,10 +152,9 @@ macro_rules! stream_io {
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Write;
-                self.io
-                    .poll_transfer(cx, weft_reactor::Direction::Write, buf.len(), |mut io| {
-                        io.write(buf)
-                    })
+                self.poll_stream(cx, weft_reactor::Direction::Write, buf.len(), |mut io| {
+                    io.write(buf)
+                })
             }
 
             fn poll_write_vectored(
@@ -120,11 +163,10 @@ macro_rules! stream_io {
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Write;
-                let len = bufs.iter().map(|buf| buf.len()).sum();
-                self.io
-                    .poll_transfer(cx, weft_reactor::Direction::Write, len, |mut io| {
-                        io.write_vectored(bufs)
-                    })
+                let len = $crate::net::vectored_len(bufs.iter().map(|buf| buf.len()));
+                self.poll_stream(cx, weft_reactor::Direction::Write, len, |mut io| {
+                    io.write_vectored(bufs)
+                })
             }
 
             fn poll_flush(

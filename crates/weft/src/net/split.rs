@@ -2,8 +2,8 @@
 //!
 //! A stream has one reader waker and one writer waker, so its two halves
 //! can wait at the same time from different tasks. Two tasks reading the
-//! *same* stream at once would take turns on the one reader waker; split
-//! streams never do that.
+//! *same* stream at once would overwrite each other's waker, and the one
+//! overwritten would not be woken; split halves never do that.
 
 use std::fmt;
 use std::io;

@@ -6,7 +6,6 @@ use std::io;
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
 
 use weft_reactor::{mio, Direction};
 
@@ -21,11 +20,6 @@ pub type WriteHalf<'a> = split::WriteHalf<'a, TcpStream>;
 pub type OwnedReadHalf = split::OwnedReadHalf<TcpStream>;
 /// The owned writing half of a [`TcpStream`].
 pub type OwnedWriteHalf = split::OwnedWriteHalf<TcpStream>;
-
-/// The first pause after `accept` ran out of file descriptors; it doubles
-/// up to `MAX_ACCEPT_BACKOFF` while the shortage lasts.
-const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(1);
-const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
 /// A TCP socket listening for connections.
 ///
@@ -120,23 +114,7 @@ impl TcpListener {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let mut backoff = MIN_ACCEPT_BACKOFF;
-        loop {
-            match poll_fn(|cx| self.poll_accept(cx)).await {
-                Err(error) if is_out_of_descriptors(&error) => {
-                    if backoff == MIN_ACCEPT_BACKOFF {
-                        eprintln!(
-                            "weft: accept on {} failed: {error}; retrying with backoff until a \
-                             descriptor frees (raise RLIMIT_NOFILE or close connections)",
-                            DisplayAddr(self.local_addr()),
-                        );
-                    }
-                    crate::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
-                }
-                result => return result,
-            }
-        }
+        super::accept_with_backoff(DisplayAddr(self.local_addr()), |cx| self.poll_accept(cx)).await
     }
 
     /// Polls for a connection: the building block of [`accept`](Self::accept),
@@ -163,14 +141,6 @@ impl TcpListener {
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get_ref().set_ttl(ttl)
     }
-}
-
-/// True for the errors that mean "no descriptor left for the new
-/// connection": retrying later can succeed.
-fn is_out_of_descriptors(error: &io::Error) -> bool {
-    const EMFILE: i32 = 24;
-    const ENFILE: i32 = 23;
-    matches!(error.raw_os_error(), Some(EMFILE | ENFILE))
 }
 
 struct DisplayAddr(io::Result<SocketAddr>);
@@ -371,12 +341,15 @@ impl TcpStream {
     }
 
     /// Waits until the stream is readable (data, end of stream or an
-    /// error), without reading.
+    /// error), without reading. Readiness stays set until a read on this
+    /// stream returns `WouldBlock`, so this is for waiting before a read,
+    /// not for polling in a loop around reads made some other way.
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await
     }
 
-    /// Waits until the stream is writable, without writing.
+    /// Waits until the stream is writable, without writing; the same
+    /// caveat as [`readable`](Self::readable) applies.
     pub async fn writable(&self) -> io::Result<()> {
         poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await
     }
@@ -403,6 +376,22 @@ impl TcpStream {
     /// [`OwnedReadHalf::reunite`](split::OwnedReadHalf::reunite).
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split_owned(self)
+    }
+}
+
+impl TcpStream {
+    /// Reads and writes for `stream_io!`: a transfer shorter than asked
+    /// drained or filled the kernel buffer, so readiness is cleared without
+    /// the `WouldBlock` system call that would prove it (see
+    /// `Registration::poll_transfer` for the one exception, urgent data).
+    fn poll_stream(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        len: usize,
+        f: impl FnMut(&mio::net::TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_transfer(cx, direction, len, f)
     }
 }
 

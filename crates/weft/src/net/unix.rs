@@ -75,12 +75,14 @@ impl UnixListener {
         Ok(OwnedFd::from(self.io.into_inner()?).into())
     }
 
-    /// Waits for a connection.
+    /// Waits for a connection. Rides out a shortage of file descriptors
+    /// like [`TcpListener::accept`](super::TcpListener::accept).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        super::accept_with_backoff("a Unix listener", |cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for [`accept`](Self::accept).
+    /// Polls for [`accept`](Self::accept), returning every error as it
+    /// comes.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (stream, addr) = ready!(self
             .io
@@ -177,12 +179,16 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// Waits until the stream is readable, without reading.
+    /// Waits until the stream is readable (data, end of stream or an
+    /// error), without reading. Readiness stays set until a read on this
+    /// stream returns `WouldBlock`, so this is for waiting before a read,
+    /// not for polling in a loop around reads made some other way.
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await
     }
 
-    /// Waits until the stream is writable, without writing.
+    /// Waits until the stream is writable, without writing; the same
+    /// caveat as [`readable`](Self::readable) applies.
     pub async fn writable(&self) -> io::Result<()> {
         poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await
     }
@@ -195,6 +201,22 @@ impl UnixStream {
     /// Owned halves; see [`TcpStream::into_split`](super::TcpStream::into_split).
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split_owned(self)
+    }
+}
+
+impl UnixStream {
+    /// Reads and writes for `stream_io!`. Unlike TCP, a short read does
+    /// not prove the buffer drained (a read stops at a message carrying
+    /// descriptors or credentials), so readiness clears only on
+    /// `WouldBlock`.
+    fn poll_stream(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        _len: usize,
+        f: impl FnMut(&mio::net::UnixStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, direction, f)
     }
 }
 

@@ -35,11 +35,13 @@ impl Park for ReactorPark {
     }
 
     fn unparker(&self) -> Arc<dyn Unpark> {
-        Arc::new(ReactorUnpark(self.driver.handle().clone()))
+        Arc::new(ReactorUnpark(self.driver.handle().unparker()))
     }
 }
 
-struct ReactorUnpark(weft_reactor::Handle);
+/// Weak: the scheduler keeps this for its whole life, which may outlast
+/// the driver (a task handle kept after the runtime was dropped).
+struct ReactorUnpark(weft_reactor::Unparker);
 
 impl Unpark for ReactorUnpark {
     fn unpark(&self) {
