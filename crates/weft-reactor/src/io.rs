@@ -257,19 +257,9 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-        mut f: impl FnMut() -> io::Result<R>,
+        f: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        loop {
-            let event = match self.poll_ready(cx, direction) {
-                Poll::Ready(Ok(event)) => event,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match f() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
-                result => return Poll::Ready(result),
-            }
-        }
+        self.poll_op(cx, direction, f, |_, _| {})
     }
 
     /// As [`poll_io`](Registration::poll_io) for a TCP transfer of `len`
@@ -288,8 +278,25 @@ impl Registration {
         cx: &mut Context<'_>,
         direction: Direction,
         len: usize,
-        mut f: impl FnMut() -> io::Result<usize>,
+        f: impl FnMut() -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        self.poll_op(cx, direction, f, |&n, event| {
+            if n > 0 && n < len {
+                self.io.clear_drained(event);
+            }
+        })
+    }
+
+    /// The loop of `poll_io` and `poll_transfer`: wait for readiness, try
+    /// `f`, clear and wait again on `WouldBlock`; `done` sees a success and
+    /// the readiness it used.
+    fn poll_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut f: impl FnMut() -> io::Result<R>,
+        done: impl FnOnce(&R, ReadyEvent),
+    ) -> Poll<io::Result<R>> {
         loop {
             let event = match self.poll_ready(cx, direction) {
                 Poll::Ready(Ok(event)) => event,
@@ -297,11 +304,9 @@ impl Registration {
                 Poll::Pending => return Poll::Pending,
             };
             match f() {
-                Ok(n) => {
-                    if n > 0 && n < len {
-                        self.io.clear_drained(event);
-                    }
-                    return Poll::Ready(Ok(n));
+                Ok(value) => {
+                    done(&value, event);
+                    return Poll::Ready(Ok(value));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
                 Err(e) => return Poll::Ready(Err(e)),
