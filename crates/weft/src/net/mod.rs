@@ -236,17 +236,7 @@ macro_rules! stream_io {
             }
         }
 
-        impl std::os::fd::AsRawFd for $stream {
-            fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.io.get_ref().as_raw_fd()
-            }
-        }
-
-        impl std::os::fd::AsFd for $stream {
-            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.io.get_ref().as_fd()
-            }
-        }
+        $crate::net::socket_traits!($stream);
 
         impl $crate::net::split::sealed::Sealed for $stream {}
 
@@ -259,9 +249,16 @@ macro_rules! stream_io {
 }
 use stream_io;
 
-/// `AsRawFd` and `AsFd` for a socket type holding `io: PollEvented<_>`.
-macro_rules! as_fd {
+/// `Debug`, `AsRawFd` and `AsFd` for a socket type holding
+/// `io: PollEvented<_>`.
+macro_rules! socket_traits {
     ($socket:ty) => {
+        impl std::fmt::Debug for $socket {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.io.fmt(f)
+            }
+        }
+
         impl std::os::fd::AsRawFd for $socket {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
                 self.io.get_ref().as_raw_fd()
@@ -275,4 +272,4 @@ macro_rules! as_fd {
         }
     };
 }
-use as_fd;
+use socket_traits;

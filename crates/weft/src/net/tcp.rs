@@ -154,13 +154,7 @@ impl fmt::Display for DisplayAddr {
     }
 }
 
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
-    }
-}
-
-super::as_fd!(TcpListener);
+super::socket_traits!(TcpListener);
 
 /// A TCP connection: `AsyncRead` and `AsyncWrite` (for `&TcpStream` too,
 /// so a reader and a writer can share it).
@@ -392,12 +386,6 @@ impl TcpStream {
         f: impl FnMut(&mio::net::TcpStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         self.io.poll_transfer(cx, direction, len, f)
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
     }
 }
 

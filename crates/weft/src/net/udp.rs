@@ -1,6 +1,5 @@
 //! UDP: [`UdpSocket`].
 
-use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
@@ -179,10 +178,4 @@ impl UdpSocket {
     }
 }
 
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
-    }
-}
-
-super::as_fd!(UdpSocket);
+super::socket_traits!(UdpSocket);

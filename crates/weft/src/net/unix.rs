@@ -1,7 +1,6 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`] and
 //! [`UnixDatagram`], and the stream's halves.
 
-use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
@@ -96,13 +95,7 @@ impl UnixListener {
     }
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
-    }
-}
-
-super::as_fd!(UnixListener);
+super::socket_traits!(UnixListener);
 
 /// A Unix-domain stream: `AsyncRead` and `AsyncWrite` (for `&UnixStream`
 /// too). Closing it shuts the writing side down.
@@ -220,12 +213,6 @@ impl UnixStream {
     }
 }
 
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
-    }
-}
-
 super::stream_io!(UnixStream);
 
 /// A Unix-domain datagram socket.
@@ -339,10 +326,4 @@ impl UnixDatagram {
     }
 }
 
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
-    }
-}
-
-super::as_fd!(UnixDatagram);
+super::socket_traits!(UnixDatagram);
