@@ -132,15 +132,14 @@ impl Driver {
         let shared = &*self.handle.shared;
         let timeout = shared.before_park(timeout);
         let result = self.poll.poll(&mut self.events, timeout);
-        shared.after_park();
+        // Awake again (inserts need not unpark it) and fire due timers.
+        shared.after_park(&mut self.wakers);
         match result {
-            Ok(()) => {}
+            Ok(()) => shared.dispatch_events(&self.events, &mut self.wakers),
             // A signal: return as a spurious wake-up.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        shared.dispatch_events(&self.events, &mut self.wakers);
-        shared.fire_timers(&mut self.wakers);
         for waker in self.wakers.drain(..) {
             waker.wake();
         }

@@ -70,6 +70,11 @@ impl Shared {
     /// Shortens the driver's `timeout` to the next timer expiration, and
     /// records until when the driver will sleep.
     pub(crate) fn before_park(&self, timeout: Option<Duration>) -> Option<Duration> {
+        if timeout == Some(Duration::ZERO) {
+            // Only collecting what is ready (a busy worker's regular poll):
+            // no deadline to compute, and `parked_until` is already `None`.
+            return timeout;
+        }
         let mut time = self.time.lock();
         let next = time.wheel.next_expiration();
         let until_next = next.map(|tick| {
@@ -90,14 +95,13 @@ impl Shared {
         timeout
     }
 
-    pub(crate) fn after_park(&self) {
-        self.time.lock().parked_until = None;
-    }
-
-    /// Fires every timer whose tick has passed, collecting their wakers.
-    pub(crate) fn fire_timers(&self, wakers: &mut Vec<Waker>) {
+    /// The driver woke: it no longer sleeps until a deadline, and every
+    /// timer whose tick has passed fires (their wakers are collected). One
+    /// lock for both.
+    pub(crate) fn after_park(&self, wakers: &mut Vec<Waker>) {
         let now = self.now_tick(Instant::now());
         let mut time = self.time.lock();
+        time.parked_until = None;
         if time.wheel.next_expiration().is_none_or(|next| next > now) {
             return;
         }
