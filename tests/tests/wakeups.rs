@@ -111,3 +111,49 @@ fn timers_inserted_while_workers_park_all_fire() {
         );
     });
 }
+
+/// A worker that never runs out of tasks (a task that yields in a loop)
+/// never parks, so only its regular driver poll (every `event_interval`
+/// ticks) delivers I/O events and fires timers. A one-worker runtime makes
+/// that the only way: the reader and its sleep finish only if it happens.
+/// (With `event_interval(u32::MAX)` this test fails.)
+#[test]
+fn a_busy_worker_still_polls_the_driver() {
+    let rt = common::runtime(1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinner = rt.spawn({
+        let stop = stop.clone();
+        async move {
+            let mut yields = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                weft::task::yield_now().await;
+                yields += 1;
+            }
+            yields
+        }
+    });
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let reader = rt.spawn(async move {
+        let mut stream = UnixStream::from_std(theirs).unwrap();
+        let mut buf = [0; 5];
+        stream.read_exact(&mut buf).await.unwrap();
+        sleep(Duration::from_millis(5)).await;
+        buf
+    });
+    std::io::Write::write_all(&mut ours, b"hello").unwrap();
+    // Waited for on another thread: if the driver is never polled, no
+    // timer of this runtime fires either, so only an outside clock can
+    // turn the hang into a failure.
+    let (done, finished) = std::sync::mpsc::channel();
+    let handle = rt.handle().clone();
+    std::thread::spawn(move || {
+        let _ = done.send(handle.block_on(reader));
+    });
+    let got = finished
+        .recv_timeout(LIMIT)
+        .expect("the busy worker never polled the driver");
+    assert_eq!(&got.unwrap(), b"hello");
+    stop.store(true, Ordering::Relaxed);
+    let yields = rt.block_on(spinner).unwrap();
+    assert!(yields > 0);
+}
