@@ -7,7 +7,8 @@
 #      (release `bench` profile) — compiling first, measuring after, so the
 #      measurement never shares the CPU with rustc;
 #   2. runs `cargo bench -p weft-benches --bench scheduler -- <criterion opts>`
-#      (rows spawn_many_local, yield_many, chained_spawn, ping_pong; one
+#      (rows spawn_many_local, yield_many, chained_spawn, ping_pong,
+#      spawn_many_remote_idle, spawn_many_remote_busy, spawn_blocking; one
 #      function per runtime, all on WEFT_BENCH_WORKERS worker threads,
 #      default 2), under a timeout so a hung runtime cannot stall CI;
 #   3. reads target/criterion/<row>/<runtime>/new/estimates.json (median) and
@@ -18,9 +19,10 @@
 #
 # How long: on a 2-core machine, about 1 minute to build from a warm target
 # dir (several from cold), then
-#   --quick : ~45 s of measurement (12 functions x ~3.5 s);
-#   default : ~2 minutes of measurement (criterion defaults: 3 s warm-up,
-#             5 s measurement, 100 samples, 12 functions).
+#   --quick : ~75 s of measurement (21 functions x ~3.5 s);
+#   default : ~3-4 minutes of measurement (criterion defaults: 3 s warm-up,
+#             5 s measurement, 100 samples, 21 functions; a slow row such
+#             as tokio's spawn_many_remote_busy stretches its own time).
 #
 # Usage: ci/bench.sh [--quick] [-- <extra criterion args, e.g. a filter>]
 # Env:   WEFT_BENCH_WORKERS (default 2), BENCH_TIMEOUT (seconds for the
@@ -102,6 +104,9 @@ ROWS = [
     ("yield_many", "ns/yield"),
     ("chained_spawn", "ns/spawn"),
     ("ping_pong", "ns/round trip"),
+    ("spawn_many_remote_idle", "ns/task"),
+    ("spawn_many_remote_busy", "ns/task"),
+    ("spawn_blocking", "ns/call"),
 ]
 RUNTIMES = ["weft", "tokio", "smol"]
 PEERS = ["tokio", "smol"]
@@ -253,9 +258,15 @@ Rows:
   signals the bench over an `async-channel`.
 - `ping_pong`: 1000 task pairs bounce a message 100 times over two
   `async_channel::bounded(1)` channels (same channel for all runtimes).
+- `spawn_many_remote_idle`: the bench thread (not a worker) spawns 10 000
+  trivial tasks onto idle workers and awaits them.
+- `spawn_many_remote_busy`: the same while every worker runs
+  self-respawning tasks (2 chains per worker).
+- `spawn_blocking`: 10 000 trivial closures started at once on the
+  blocking pool (`smol::unblock` for smol), then all awaited.
 
-Not measured here (no bench yet in this package): spawn_many_remote_*,
-timers, spawn_blocking, memory, idle CPU, and the server rows. Scaling at
+Not measured here (no bench yet in this package): timers, memory, idle
+CPU. The HTTP rows come from `ci/http-bench.sh`. Scaling at
 2/4/8/16 workers: not run (this script ran on the machine above only).
 """
 out = "benches/RESULTS.md"

@@ -12,6 +12,13 @@
 //!   signals the bench; throughput in spawns.
 //! - `ping_pong`: 1000 task pairs bounce a message 100 times over two
 //!   `async_channel::bounded(1)` channels; throughput in round trips.
+//! - `spawn_many_remote_idle`: the bench thread (not a worker) spawns 10 000
+//!   trivial tasks onto idle workers and awaits them; throughput in tasks.
+//! - `spawn_many_remote_busy`: the same while every worker runs tasks that
+//!   respawn themselves (2 chains per worker), so remote spawns compete with
+//!   local ones: a scheduler that starves its injector shows here.
+//! - `spawn_blocking`: 10 000 trivial closures started at once on the blocking
+//!   pool, then all awaited; throughput in calls.
 //!
 //! How the three are driven, identically:
 //! - Every row body is written once, generic over [`Spawner`], so the three
@@ -35,7 +42,8 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -76,6 +84,12 @@ trait Spawner: Copy + Send + Sync + 'static {
     fn detach<T: Send + 'static>(handle: Self::Handle<T>);
 
     fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// Runs a closure on the runtime's blocking pool.
+    fn spawn_blocking<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = T> + Send;
 }
 
 /// weft: the free functions, which use the runtime the caller runs on.
@@ -103,6 +117,13 @@ impl Spawner for WeftSpawner {
 
     async fn yield_now() {
         weft::task::yield_now().await;
+    }
+
+    fn spawn_blocking<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = T> + Send {
+        Self::join(weft::spawn_blocking(f))
     }
 }
 
@@ -132,6 +153,13 @@ impl Spawner for TokioSpawner {
     async fn yield_now() {
         tokio::task::yield_now().await;
     }
+
+    fn spawn_blocking<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = T> + Send {
+        Self::join(tokio::task::spawn_blocking(f))
+    }
 }
 
 /// smol: a leaked `async_executor::Executor` run by n threads (see [`SmolRt`]).
@@ -160,6 +188,14 @@ impl Spawner for SmolSpawner {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
+    }
+
+    /// smol's blocking pool (the `blocking` crate, through `smol::unblock`).
+    fn spawn_blocking<T: Send + 'static>(
+        self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = T> + Send {
+        smol::unblock(f)
     }
 }
 
@@ -429,6 +465,81 @@ impl Row for PingPong {
     }
 }
 
+/// Spawns `N` trivial tasks from the calling thread and awaits them all.
+async fn spawn_and_join_all<S: Spawner>(sp: S, n: usize) {
+    let handles: Vec<_> = (0..n)
+        .map(|i| sp.spawn(async move { black_box(i) }))
+        .collect();
+    let mut sum = 0;
+    for h in handles {
+        sum += S::join(h).await;
+    }
+    assert_eq!(sum, n * (n - 1) / 2);
+}
+
+struct SpawnManyRemoteIdle;
+
+impl Row for SpawnManyRemoteIdle {
+    const NAME: &'static str = "spawn_many_remote_idle";
+    const ELEMENTS: u64 = 10_000;
+
+    async fn run<S: Spawner>(sp: S) {
+        // Spawned from the bench thread, which is not a worker: every spawn
+        // goes through the runtime's remote (injection) path.
+        spawn_and_join_all(sp, Self::ELEMENTS as usize).await;
+    }
+}
+
+struct SpawnManyRemoteBusy;
+
+impl SpawnManyRemoteBusy {
+    /// A task that spawns its successor and ends, until `stop` is set.
+    fn respawn<S: Spawner>(sp: S, stop: Arc<AtomicBool>) {
+        if !stop.load(Ordering::Relaxed) {
+            S::detach(sp.spawn(async move { Self::respawn(sp, stop) }));
+        }
+    }
+}
+
+impl Row for SpawnManyRemoteBusy {
+    const NAME: &'static str = "spawn_many_remote_busy";
+    const ELEMENTS: u64 = 10_000;
+
+    async fn run<S: Spawner>(sp: S) {
+        let stop = Arc::new(AtomicBool::new(false));
+        for _ in 0..2 * workers() {
+            let stop = stop.clone();
+            S::detach(sp.spawn(async move { Self::respawn(sp, stop) }));
+        }
+        spawn_and_join_all(sp, Self::ELEMENTS as usize).await;
+        stop.store(true, Ordering::Relaxed);
+    }
+}
+
+struct SpawnBlocking;
+
+impl Row for SpawnBlocking {
+    const NAME: &'static str = "spawn_blocking";
+    const ELEMENTS: u64 = 10_000;
+
+    async fn run<S: Spawner>(sp: S) {
+        const N: usize = SpawnBlocking::ELEMENTS as usize;
+        let sum = S::join(sp.spawn(async move {
+            // Each call starts its closure at once; awaiting comes after.
+            let calls: Vec<_> = (0..N)
+                .map(|i| sp.spawn_blocking(move || black_box(i)))
+                .collect();
+            let mut sum = 0;
+            for call in calls {
+                sum += call.await;
+            }
+            sum
+        }))
+        .await;
+        assert_eq!(sum, N * (N - 1) / 2);
+    }
+}
+
 // ---------------------------------------------------------------------------
 
 fn spawn_many_local(c: &mut Criterion) {
@@ -447,11 +558,26 @@ fn ping_pong(c: &mut Criterion) {
     bench_row::<PingPong>(c);
 }
 
+fn spawn_many_remote_idle(c: &mut Criterion) {
+    bench_row::<SpawnManyRemoteIdle>(c);
+}
+
+fn spawn_many_remote_busy(c: &mut Criterion) {
+    bench_row::<SpawnManyRemoteBusy>(c);
+}
+
+fn spawn_blocking(c: &mut Criterion) {
+    bench_row::<SpawnBlocking>(c);
+}
+
 criterion_group!(
     scheduler,
     spawn_many_local,
     yield_many,
     chained_spawn,
-    ping_pong
+    ping_pong,
+    spawn_many_remote_idle,
+    spawn_many_remote_busy,
+    spawn_blocking
 );
 criterion_main!(scheduler);
