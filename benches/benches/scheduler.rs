@@ -17,6 +17,8 @@
 //! - `spawn_many_remote_busy`: the same while every worker runs tasks that
 //!   respawn themselves (2 chains per worker), so remote spawns compete with
 //!   local ones: a scheduler that starves its injector shows here.
+//! - `timers`: 100 000 tasks each sleep 1–50 ms, then all are awaited; the
+//!   row is the wall time past the last deadline (iteration time − 50 ms).
 //! - `spawn_blocking`: 10 000 trivial closures started at once on the blocking
 //!   pool, then all awaited; throughput in calls.
 //!
@@ -45,7 +47,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_executor::Executor;
 use criterion::async_executor::AsyncExecutor;
@@ -85,6 +87,9 @@ trait Spawner: Copy + Send + Sync + 'static {
 
     fn yield_now() -> impl Future<Output = ()> + Send;
 
+    /// Completes after `duration`, on the runtime's timer.
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
+
     /// Runs a closure on the runtime's blocking pool.
     fn spawn_blocking<T: Send + 'static>(
         self,
@@ -117,6 +122,10 @@ impl Spawner for WeftSpawner {
 
     async fn yield_now() {
         weft::task::yield_now().await;
+    }
+
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        weft::time::sleep(duration)
     }
 
     fn spawn_blocking<T: Send + 'static>(
@@ -154,6 +163,10 @@ impl Spawner for TokioSpawner {
         tokio::task::yield_now().await;
     }
 
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
+    }
+
     fn spawn_blocking<T: Send + 'static>(
         self,
         f: impl FnOnce() -> T + Send + 'static,
@@ -188,6 +201,11 @@ impl Spawner for SmolSpawner {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
+    }
+
+    /// smol's timers (async-io's, driven by its own reactor thread).
+    async fn sleep(duration: Duration) {
+        smol::Timer::after(duration).await;
     }
 
     /// smol's blocking pool (the `blocking` crate, through `smol::unblock`).
@@ -306,7 +324,26 @@ trait Row {
     const NAME: &'static str;
     /// Elements one iteration processes (tasks, yields, spawns, round trips).
     const ELEMENTS: u64;
+    /// Time an iteration spends waiting by design (a row's longest sleep);
+    /// subtracted, so the row reports only what the runtime adds to it.
+    const BASELINE: Duration = Duration::ZERO;
     fn run<S: Spawner>(sp: S) -> impl Future<Output = ()> + Send;
+}
+
+/// Times `R` on one runtime, through criterion's async support.
+fn measure<R: Row, S: Spawner>(b: &mut criterion::Bencher<'_>, exec: impl AsyncExecutor, sp: S) {
+    if R::BASELINE.is_zero() {
+        b.to_async(exec).iter(|| R::run(sp));
+    } else {
+        b.to_async(exec).iter_custom(|iters| async move {
+            let start = Instant::now();
+            for _ in 0..iters {
+                R::run(sp).await;
+            }
+            let baseline = R::BASELINE * u32::try_from(iters).unwrap_or(u32::MAX);
+            start.elapsed().saturating_sub(baseline)
+        });
+    }
 }
 
 fn bench_row<R: Row>(c: &mut Criterion) {
@@ -316,20 +353,20 @@ fn bench_row<R: Row>(c: &mut Criterion) {
 
     let rt = weft_runtime(n);
     group.bench_function("weft", |b| {
-        b.to_async(&rt).iter(|| R::run(WeftSpawner));
+        measure::<R, _>(b, &rt, WeftSpawner);
     });
     drop_with_deadline("weft", rt, Duration::from_secs(10));
 
     let rt = tokio_runtime(n);
     group.bench_function("tokio", |b| {
-        b.to_async(TokioExec(&rt)).iter(|| R::run(TokioSpawner));
+        measure::<R, _>(b, TokioExec(&rt), TokioSpawner);
     });
     drop_with_deadline("tokio", rt, Duration::from_secs(10));
 
     let rt = SmolRt::new(n);
     let sp = SmolSpawner(rt.ex);
     group.bench_function("smol", |b| {
-        b.to_async(SmolExec).iter(|| R::run(sp));
+        measure::<R, _>(b, SmolExec, sp);
     });
     drop_with_deadline("smol", rt, Duration::from_secs(10));
 
@@ -505,6 +542,37 @@ impl Row for SpawnManyRemoteBusy {
     }
 }
 
+struct Timers;
+
+impl Timers {
+    const TASKS: u64 = 100_000;
+    /// Sleeps spread over 1..=50 ms.
+    const LONGEST: Duration = Duration::from_millis(50);
+}
+
+impl Row for Timers {
+    const NAME: &'static str = "timers";
+    /// One iteration: the row reports wall time past the last deadline.
+    const ELEMENTS: u64 = 1;
+    const BASELINE: Duration = Timers::LONGEST;
+
+    async fn run<S: Spawner>(sp: S) {
+        let woken = S::join(sp.spawn(async move {
+            let handles: Vec<_> = (0..Self::TASKS)
+                .map(|i| sp.spawn(S::sleep(Duration::from_millis(1 + i % 50))))
+                .collect();
+            let mut woken = 0;
+            for h in handles {
+                S::join(h).await;
+                woken += 1;
+            }
+            woken
+        }))
+        .await;
+        assert_eq!(woken, Self::TASKS);
+    }
+}
+
 struct SpawnBlocking;
 
 impl Row for SpawnBlocking {
@@ -559,6 +627,10 @@ fn spawn_blocking(c: &mut Criterion) {
     bench_row::<SpawnBlocking>(c);
 }
 
+fn timers(c: &mut Criterion) {
+    bench_row::<Timers>(c);
+}
+
 criterion_group!(
     scheduler,
     spawn_many_local,
@@ -567,6 +639,7 @@ criterion_group!(
     ping_pong,
     spawn_many_remote_idle,
     spawn_many_remote_busy,
-    spawn_blocking
+    spawn_blocking,
+    timers
 );
 criterion_main!(scheduler);
