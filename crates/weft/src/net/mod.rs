@@ -115,7 +115,7 @@ where
 }
 
 /// Implements `AsyncRead` and `AsyncWrite` for a stream type and for a
-/// shared reference to it, on top of its `io: PollEvented<mio stream>` and
+/// shared reference to it, and its `readable`/`writable` waits, on top of its `io: PollEvented<mio stream>` and
 /// its `poll_stream` method (which decides whether a short transfer may
 /// clear readiness).
 macro_rules! stream_io {
@@ -233,6 +233,25 @@ macro_rules! stream_io {
                 cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
                 std::pin::Pin::new(&mut &*self).poll_close(cx)
+            }
+        }
+
+        impl $stream {
+            /// Waits until the stream is readable (data, end of stream or
+            /// an error), without reading. Readiness stays set until a read
+            /// on this stream returns `WouldBlock`, so this is for waiting
+            /// before a read, not for polling in a loop around reads made
+            /// some other way.
+            pub async fn readable(&self) -> std::io::Result<()> {
+                std::future::poll_fn(|cx| self.io.poll_ready(cx, weft_reactor::Direction::Read))
+                    .await
+            }
+
+            /// Waits until the stream is writable, without writing; the
+            /// same caveat as [`readable`](Self::readable) applies.
+            pub async fn writable(&self) -> std::io::Result<()> {
+                std::future::poll_fn(|cx| self.io.poll_ready(cx, weft_reactor::Direction::Write))
+                    .await
             }
         }
 

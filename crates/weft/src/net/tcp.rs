@@ -334,20 +334,6 @@ impl TcpStream {
             .poll_io(cx, Direction::Read, |stream| stream.peek(buf))
     }
 
-    /// Waits until the stream is readable (data, end of stream or an
-    /// error), without reading. Readiness stays set until a read on this
-    /// stream returns `WouldBlock`, so this is for waiting before a read,
-    /// not for polling in a loop around reads made some other way.
-    pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await
-    }
-
-    /// Waits until the stream is writable, without writing; the same
-    /// caveat as [`readable`](Self::readable) applies.
-    pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await
-    }
-
     /// Borrowed halves: one task (or one branch of a `select!`) can read
     /// while another writes.
     ///

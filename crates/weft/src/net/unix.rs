@@ -172,20 +172,6 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// Waits until the stream is readable (data, end of stream or an
-    /// error), without reading. Readiness stays set until a read on this
-    /// stream returns `WouldBlock`, so this is for waiting before a read,
-    /// not for polling in a loop around reads made some other way.
-    pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(cx, Direction::Read)).await
-    }
-
-    /// Waits until the stream is writable, without writing; the same
-    /// caveat as [`readable`](Self::readable) applies.
-    pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(cx, Direction::Write)).await
-    }
-
     /// Borrowed halves; see [`TcpStream::split`](super::TcpStream::split).
     pub fn split(&self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         (split::ReadHalf(self), split::WriteHalf(self))
