@@ -29,8 +29,10 @@ pub struct JoinError {
 enum Repr {
     Cancelled,
     /// The mutex only makes the payload `Sync`, so `JoinError` can become an
-    /// `io::Error`; it is never contended.
-    Panic(Mutex<Box<dyn Any + Send + 'static>>),
+    /// `io::Error`; it is never contended. Boxed so that `JoinError` stays
+    /// two words: every task reserves room for a `Result<T, JoinError>`,
+    /// and a panic is rare enough to pay for one more allocation.
+    Panic(Box<Mutex<Box<dyn Any + Send + 'static>>>),
 }
 
 impl JoinError {
@@ -44,7 +46,7 @@ impl JoinError {
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
             id,
-            repr: Repr::Panic(Mutex::new(payload)),
+            repr: Repr::Panic(Box::new(Mutex::new(payload))),
         }
     }
 

@@ -169,3 +169,36 @@ impl RawTask {
         }
     }
 }
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use std::mem::size_of;
+
+    use super::Cell;
+    use crate::scheduler::Handle;
+    use crate::task::JoinError;
+
+    /// Every task reserves room for its output as a `Result<T, JoinError>`,
+    /// so the error's size is paid by every idle task.
+    #[test]
+    fn join_error_is_two_words() {
+        assert_eq!(size_of::<JoinError>(), 2 * size_of::<usize>());
+        assert_eq!(size_of::<Result<(), JoinError>>(), 2 * size_of::<usize>());
+    }
+
+    /// The memory bench's idle task (an `async fn` holding an `Arc`, pending
+    /// forever) fits in 88 bytes: with malloc's 8-byte header, one 96-byte
+    /// chunk.
+    #[test]
+    fn small_task_fits_a_96_byte_chunk() {
+        fn cell_size<F: std::future::Future>(_: &F) -> usize {
+            size_of::<Cell<F, Handle>>()
+        }
+        async fn idle(counter: std::sync::Arc<u64>) {
+            std::hint::black_box(&counter);
+            std::future::pending::<()>().await;
+        }
+        let size = cell_size(&idle(Default::default()));
+        assert!(size <= 88, "an idle task takes {size} bytes");
+    }
+}
