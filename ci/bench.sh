@@ -1,288 +1,273 @@
 #!/usr/bin/env bash
-# ci/bench.sh — run the scheduler benchmarks (weft vs tokio vs smol) and
-# write the results table to benches/RESULTS.md.
+# ci/bench.sh — every benchmark of shared/BENCHMARKS.md, weft against tokio
+# and smol (and a bare mio loop, the floor, for the server rows), written up
+# as benches/RESULTS.md and drawn as benches/results.svg.
 #
 # What it does:
-#   1. builds the criterion bench `scheduler` of package `weft-benches`
-#      (release `bench` profile) — compiling first, measuring after, so the
-#      measurement never shares the CPU with rustc;
-#   2. runs `cargo bench -p weft-benches --bench scheduler -- <criterion opts>`
-#      (rows spawn_many_local, yield_many, chained_spawn, ping_pong,
-#      spawn_many_remote_idle, spawn_many_remote_busy, spawn_blocking,
-#      timers; one
-#      function per runtime, all on WEFT_BENCH_WORKERS worker threads,
-#      default 2), under a timeout so a hung runtime cannot stall CI;
-#   3. reads target/criterion/<row>/<runtime>/new/estimates.json (median) and
-#      benchmark.json (elements per iteration), prints a markdown table
-#      (ns per element = median / elements, and the ratio weft / best peer)
-#      and writes it, with date, machine and command, to benches/RESULTS.md,
-#      plus the same figures as a bar chart in benches/results.svg.
+#   1. builds everything first, so nothing is measured while rustc runs:
+#        cargo bench -p weft-benches --bench scheduler --no-run
+#        cargo build --release -p weft-benches --examples
+#        cargo build --release -p weft-examples
+#      (only what the chosen sections need);
+#   2. runs the sections, in this order, each under its own timeout:
+#        scheduler  the criterion rows (benches/benches/scheduler.rs): one
+#                   group per row, one function per runtime; besides
+#                   criterion's timings, each function leaves its process
+#                   CPU time in target/criterion/<row>/<runtime>/cpu.json
+#        memory     bytes per idle task and idle CPU
+#                   (benches/memory/main.rs --json target/memory/summary.json)
+#        http       bash ci/http-bench.sh  -> target/http-bench/summary.json
+#        echo       bash ci/echo-bench.sh  -> target/echo-bench/summary.json
+#      A section that fails or times out is reported, its cells show —, the
+#      others still run, and this script exits non-zero at the end;
+#   3. records the run (dates, load average, commands, exit statuses) in
+#      target/bench-run/run.json and runs `python3 ci/bench_report.py`,
+#      which reads all of the above and writes benches/RESULTS.md and
+#      benches/results.svg. The report can be rerun alone on the same
+#      results (see its --help; its inputs can be pointed elsewhere by env).
 #
-# How long: on a 2-core machine, about 1 minute to build from a warm target
-# dir (several from cold), then
-#   --quick : ~75 s of measurement (21 functions x ~3.5 s);
-#   default : ~3-4 minutes of measurement (criterion defaults: 3 s warm-up,
-#             5 s measurement, 100 samples, 21 functions; a slow row such
-#             as tokio's spawn_many_remote_busy stretches its own time).
+# How long, on a 2-core machine from a warm target dir (building from cold
+# takes several minutes more):
+#   --quick : about 2.5-3 minutes (measured: 2 min 35 s) — scheduler
+#             ~100 s (criterion: 1 s warm-up, 2 s measurement, 10 samples),
+#             memory ~10 s, http ~40 s (1 round of 2 s), echo ~15 s;
+#   default : about 10 minutes — scheduler 5-6 min (criterion defaults;
+#             a slow row such as tokio's spawn_many_remote_busy stretches its
+#             own time), memory ~10 s, http ~2 min, echo ~1.5 min.
 #
-# Usage: ci/bench.sh [--quick] [-- <extra criterion args, e.g. a filter>]
-# Env:   WEFT_BENCH_WORKERS (default 2), BENCH_TIMEOUT (seconds for the
-#        measurement step, default 1800).
+# Usage: ci/bench.sh [--quick] [--only SECTION]... [-- <criterion args>]
+#   --quick         short measurements everywhere (passed on to the server
+#                   scripts as --quick)
+#   --only SECTION  run only this section (scheduler, memory, http, echo);
+#                   repeatable. A subset run writes a report with only the
+#                   sections it ran: the other rows show — and RESULTS.md
+#                   says which sections were left out. Nothing from an
+#                   earlier run is carried over.
+#   -- ARGS         extra criterion arguments, e.g. a row filter
+#                   (`-- chained_spawn`); rows filtered out show —.
+# Env:   WEFT_BENCH_WORKERS  worker threads for every runtime and server
+#                            (default: $WORKERS, else 2)
+#        BENCH_TIMEOUT       seconds for the scheduler section (default 1800,
+#                            --quick 300); MEMORY_TIMEOUT (120), HTTP_TIMEOUT
+#                            and ECHO_TIMEOUT (900, --quick 180)
+#        SCALING_MD          a markdown file whose contents replace the
+#                            "not measured" text of RESULTS.md's Scaling
+#                            section
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+all_sections=(scheduler memory http echo)
 quick=0
+only=()
 extra=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1; shift ;;
+        --only)
+            case "${2:-}" in
+                scheduler | memory | http | echo) only+=("$2"); shift 2 ;;
+                *) echo "--only takes one of: ${all_sections[*]} (got '${2:-}')" >&2; exit 2 ;;
+            esac
+            ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+        -h | --help) usage; exit 0 ;;
         *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 
-crit_opts=()
+# The sections to run, always in the canonical order.
+sections=()
+for s in "${all_sections[@]}"; do
+    if [[ ${#only[@]} -eq 0 || " ${only[*]} " == *" $s "* ]]; then
+        sections+=("$s")
+    fi
+done
+runs() { [[ " ${sections[*]} " == *" $1 "* ]]; }
+
+workers="${WEFT_BENCH_WORKERS:-${WORKERS:-2}}"
+export WEFT_BENCH_WORKERS="$workers" WORKERS="$workers"
+
 if [[ $quick -eq 1 ]]; then
     crit_opts=(--warm-up-time 1 --measurement-time 2 --sample-size 10)
+    server_opts=(--quick)
+    scheduler_timeout="${BENCH_TIMEOUT:-300}"
+    server_timeout_default=180
+else
+    crit_opts=()
+    server_opts=()
+    scheduler_timeout="${BENCH_TIMEOUT:-1800}"
+    server_timeout_default=900
 fi
-crit_opts+=("${extra[@]}")
+crit_opts+=("${extra[@]+"${extra[@]}"}")
+memory_timeout="${MEMORY_TIMEOUT:-120}"
+http_timeout="${HTTP_TIMEOUT:-$server_timeout_default}"
+echo_timeout="${ECHO_TIMEOUT:-$server_timeout_default}"
 
-export WEFT_BENCH_WORKERS="${WEFT_BENCH_WORKERS:-2}"
-timeout_s="${BENCH_TIMEOUT:-1800}"
-
-bench_cmd=(cargo bench -p weft-benches --bench scheduler -- "${crit_opts[@]}")
 invocation=(ci/bench.sh)
-if [[ $quick -eq 1 ]]; then invocation+=(--quick); fi
-if [[ ${#extra[@]} -gt 0 ]]; then invocation+=(-- "${extra[@]}"); fi
-
-echo "==> building (cargo bench -p weft-benches --bench scheduler --no-run)" >&2
-cargo bench -p weft-benches --bench scheduler --no-run
+[[ $quick -eq 1 ]] && invocation+=(--quick)
+for s in "${only[@]+"${only[@]}"}"; do invocation+=(--only "$s"); done
+[[ ${#extra[@]} -gt 0 ]] && invocation+=(-- "${extra[@]}")
 
 target_dir="$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-
-# The figures mean little if something else is using the CPU (on a 2-core
-# machine a single rustc halves the workers): warn, and record the load.
-if busy="$(pgrep -x rustc)"; then
-    echo "!! warning: rustc is running ($(echo "$busy" | wc -l) processes);" \
-         "timings will be disturbed — rerun when the machine is idle" >&2
-fi
-load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+# Shown relative to the repository where it lies inside it, so that the
+# commands RESULTS.md quotes can be pasted elsewhere.
+case "$target_dir" in
+    "$PWD"/*) target_dir="${target_dir#"$PWD"/}" ;;
+esac
+run_dir="$target_dir/bench-run"
+mkdir -p "$run_dir"
+steps="$run_dir/steps.tsv" # section, status, seconds, load before, load after, rustc seen, command
+: >"$steps"
 start_epoch="$(date +%s)"
-echo "==> running: WEFT_BENCH_WORKERS=$WEFT_BENCH_WORKERS ${bench_cmd[*]}" >&2
-status=0
-timeout --signal=TERM --kill-after=10 "$timeout_s" "${bench_cmd[@]}" || status=$?
-if [[ $status -eq 124 || $status -eq 137 ]]; then
-    echo "!! the benchmark run timed out after ${timeout_s}s (a runtime hung?);" \
-         "the table shows what finished" >&2
-elif [[ $status -ne 0 ]]; then
-    echo "!! the benchmark run failed with status $status; the table shows what finished" >&2
+overall=0
+
+# --- build -------------------------------------------------------------------
+
+# build NAME CMD...: runs a build; on failure marks it in failed_builds.
+failed_builds=()
+build() {
+    local name=$1
+    shift
+    echo "==> building: $*" >&2
+    if ! "$@"; then
+        echo "!! build failed: $*" >&2
+        failed_builds+=("$name")
+        overall=1
+    fi
+}
+built() { [[ " ${failed_builds[*]-} " != *" $1 "* ]]; }
+
+runs scheduler && build bench cargo bench -p weft-benches --bench scheduler --no-run
+if runs memory || runs http || runs echo; then
+    build bench-examples cargo build --release -p weft-benches --examples
+fi
+if runs http || runs echo; then
+    build examples cargo build --release -p weft-examples
 fi
 
-load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
-cpu_model="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+# --- measure -----------------------------------------------------------------
 
-CRITERION_DIR="$target_dir/criterion" \
+# step SECTION TIMEOUT CMD...: runs one section under a timeout and records
+# its outcome; never stops the script.
+step() {
+    local section=$1 limit=$2
+    shift 2
+    local command="WEFT_BENCH_WORKERS=$workers $*"
+    local busy load_before load_after started status=0
+    # The figures mean little if something else uses the CPU (on a 2-core
+    # machine one rustc halves the workers): warn, and record it.
+    busy="$(pgrep -x rustc | wc -l || true)"
+    if [[ $busy -gt 0 ]]; then
+        echo "!! warning: rustc is running ($busy processes); the $section figures" \
+            "will be disturbed — rerun when the machine is idle" >&2
+    fi
+    load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+    started="$(date +%s)"
+    echo "==> [$section] $command (timeout ${limit}s)" >&2
+    timeout --signal=TERM --kill-after=10 "$limit" "$@" || status=$?
+    if [[ $status -eq 124 || $status -eq 137 ]]; then
+        echo "!! [$section] timed out after ${limit}s; its cells show what finished, if anything" >&2
+    elif [[ $status -ne 0 ]]; then
+        echo "!! [$section] failed with status $status; its cells show what finished, if anything" >&2
+    fi
+    [[ $status -ne 0 ]] && overall=1
+    load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$status" "$(($(date +%s) - started))" \
+        "$load_before" "$load_after" "$busy" "$command" >>"$steps"
+}
+
+# skip SECTION WHY: records a section that could not run.
+skip() {
+    echo "!! [$1] not run: $2" >&2
+    printf '%s\t%s\t0\t\t\t0\t%s\n' "$1" "not run: $2" "" >>"$steps"
+    overall=1
+}
+
+if runs scheduler; then
+    if built bench; then
+        # The bench finds criterion's folder as criterion does, and leaves
+        # its cpu.json files there (see the top of scheduler.rs).
+        step scheduler "$scheduler_timeout" cargo bench -p weft-benches --bench scheduler -- "${crit_opts[@]+"${crit_opts[@]}"}"
+    else
+        skip scheduler "the bench did not build"
+    fi
+fi
+if runs memory; then
+    if built bench-examples; then
+        rm -f "$target_dir/memory/summary.json"
+        step memory "$memory_timeout" "$target_dir/release/examples/memory" \
+            --json "$target_dir/memory/summary.json"
+    else
+        skip memory "the weft-benches examples did not build"
+    fi
+fi
+for server in http echo; do
+    runs "$server" || continue
+    script="ci/$server-bench.sh"
+    limit="$http_timeout"
+    [[ $server == echo ]] && limit="$echo_timeout"
+    if [[ ! -f $script ]]; then
+        skip "$server" "$script does not exist"
+    elif ! built bench-examples || ! built examples; then
+        skip "$server" "the servers did not build"
+    else
+        rm -f "$target_dir/$server-bench/summary.json"
+        step "$server" "$limit" bash "$script" "${server_opts[@]+"${server_opts[@]}"}"
+    fi
+done
+
+# --- report ------------------------------------------------------------------
+
+cpu_model="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
 START_EPOCH="$start_epoch" \
-RUN_STATUS="$status" \
+END_EPOCH="$(date +%s)" \
+INVOCATION="WEFT_BENCH_WORKERS=$workers ${invocation[*]}" \
+QUICK="$quick" \
+WORKERS="$workers" \
+SECTIONS="${sections[*]}" \
+FAILED_BUILDS="${failed_builds[*]-}" \
 NPROC="$(nproc)" \
 CPU_MODEL="${cpu_model:-unknown}" \
-WORKERS="$WEFT_BENCH_WORKERS" \
-LOAD="$load_before before, $load_after after" \
-INVOCATION="WEFT_BENCH_WORKERS=$WEFT_BENCH_WORKERS ${invocation[*]}" \
-BENCH_CMD="WEFT_BENCH_WORKERS=$WEFT_BENCH_WORKERS ${bench_cmd[*]}" \
-python3 - <<'PY'
-import datetime
-import json
-import os
-import sys
+STEPS="$steps" \
+python3 - "$run_dir/run.json" <<'PY'
+import json, os, sys
 
-ROWS = [
-    # (criterion group, unit of one element)
-    ("spawn_many_local", "ns/task"),
-    ("yield_many", "ns/yield"),
-    ("chained_spawn", "ns/spawn"),
-    ("ping_pong", "ns/round trip"),
-    ("spawn_many_remote_idle", "ns/task"),
-    ("spawn_many_remote_busy", "ns/task"),
-    ("spawn_blocking", "ns/call"),
-    ("timers", "ms past the last deadline"),
-]
-# Rows whose figure is shown in another unit than ns per element.
-SCALE = {"timers": 1e-6}
-RUNTIMES = ["weft", "tokio", "smol"]
-PEERS = ["tokio", "smol"]
-
-crit = os.environ["CRITERION_DIR"]
-start = int(os.environ["START_EPOCH"])
-status = int(os.environ["RUN_STATUS"])
-
-
-def ns_per_elem(group, fn):
-    """Median ns per element from this run, or None (missing or stale)."""
-    base = os.path.join(crit, group, fn, "new")
-    est = os.path.join(base, "estimates.json")
-    meta = os.path.join(base, "benchmark.json")
-    try:
-        if os.path.getmtime(est) < start:
-            return None  # left over from an earlier run
-        with open(est) as f:
-            median_ns = json.load(f)["median"]["point_estimate"]
-        with open(meta) as f:
-            elements = (json.load(f).get("throughput") or {}).get("Elements") or 1
-    except (OSError, KeyError, ValueError):
-        return None
-    return median_ns / elements
-
-
-def fmt(v):
-    if v is None:
-        return "—"
-    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
-
-
-results = {}
-lines = [
-    "| row | unit | weft | tokio | smol | weft / best peer |",
-    "|---|---|---:|---:|---:|---:|",
-]
-for group, unit in ROWS:
-    scale = SCALE.get(group, 1.0)
-    vals = {
-        rt: (None if v is None else v * scale)
-        for rt, v in ((rt, ns_per_elem(group, rt)) for rt in RUNTIMES)
-    }
-    results[group] = vals
-    peers = [vals[p] for p in PEERS if vals[p] is not None]
-    if vals["weft"] is not None and peers:
-        best = min(peers)
-        best_name = [p for p in PEERS if vals[p] == best][0]
-        ratio = f"{vals['weft'] / best:.2f} (vs {best_name})"
-    else:
-        ratio = "—"
-    lines.append(
-        f"| {group} | {unit} | {fmt(vals['weft'])} | {fmt(vals['tokio'])} "
-        f"| {fmt(vals['smol'])} | {ratio} |"
-    )
-table = "\n".join(lines)
-print()
-print(table)
-
-
-
-def svg_chart(results):
-    """Grouped horizontal bars: each row's ns/element relative to its best peer."""
-    colors = {"weft": "#d95f02", "tokio": "#1b9e77", "smol": "#7570b3"}
-    bar_h, gap, left, width = 14, 12, 150, 420
-    rel = {}
-    for group, vals in results.items():
-        peers = [vals[p] for p in PEERS if vals[p] is not None]
-        best = min(peers) if peers else None
-        rel[group] = {
-            rt: (v / best if best and v is not None else None) for rt, v in vals.items()
-        }
-    top = max([r for g in rel.values() for r in g.values() if r is not None] + [1.0])
-    scale = width / top
-    block = len(RUNTIMES) * bar_h + gap
-    height = 40 + block * len(results) + 30
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 150}" '
-        f'height="{height}" font-family="sans-serif" font-size="11">',
-        f'<text x="10" y="18" font-size="13">ns per element, relative to the best '
-        f"peer (1.0 = best of tokio/smol; lower is better)</text>",
-    ]
-    y = 32
-    for group in results:
-        out.append(f'<text x="10" y="{y + bar_h * 2}">{group}</text>')
-        for rt in RUNTIMES:
-            r = rel[group][rt]
-            v = results[group][rt]
-            if r is None:
-                out.append(f'<text x="{left}" y="{y + 11}">{rt}: no result</text>')
-            else:
-                w = max(1.0, r * scale)
-                out.append(
-                    f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" '
-                    f'fill="{colors[rt]}"/>'
-                )
-                out.append(
-                    f'<text x="{left + w + 4:.1f}" y="{y + 10}">{rt} {r:.2f} '
-                    f"({fmt(v)} ns)</text>"
-                )
-            y += bar_h
-        y += gap
-    one = left + scale
-    out.append(
-        f'<line x1="{one:.1f}" y1="28" x2="{one:.1f}" y2="{y}" stroke="#555" '
-        f'stroke-dasharray="4 3"/>'
-    )
-    out.append(f'<text x="{one - 8:.1f}" y="{y + 14}">1.0</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-with open("benches/results.svg", "w") as f:
-    f.write(svg_chart(results))
-
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-note = ""
-if status != 0:
-    note = (
-        f"\n**The run did not complete (exit status {status}; 124 = timed out).** "
-        "Cells marked — did not finish in this run.\n"
-    )
-doc = f"""# weft scheduler benchmarks — results
-
-Generated by `ci/bench.sh`; do not edit by hand. Method and targets:
-`shared/BENCHMARKS.md`. Source: `benches/benches/scheduler.rs`.
-
-- Date: {now}
-- Machine: {os.environ['NPROC']} cores (`nproc`), CPU: {os.environ['CPU_MODEL']}
-- Worker threads (every runtime): {os.environ['WORKERS']}
-- Load average (1/5/15 min) around the measurement: {os.environ['LOAD']}
-  (the bench itself adds about the worker count; more means other work
-  shared the CPU and the figures are disturbed)
-- Command: `{os.environ['INVOCATION']}`, which runs
-  `{os.environ['BENCH_CMD']}`
-{note}
-Cells are criterion's median time per iteration divided by the elements
-one iteration processes (ns per element; lower is better). The last column
-is weft's figure over the better of tokio and smol: at most 1.00 meets the
-target. Absolute times drift between runs on shared machines; the ratios
-within one run are what count.
-
-{table}
-
-![bar chart of the table](results.svg)
-
-Rows:
-
-- `spawn_many_local`: one task on a worker spawns 10 000 trivial tasks and
-  awaits every join handle.
-- `yield_many`: 200 tasks, each calling `yield_now` 1000 times.
-- `chained_spawn`: each task spawns the next, 1000 deep; the last one
-  signals the bench over an `async-channel`.
-- `ping_pong`: 1000 task pairs bounce a message 100 times over two
-  `async_channel::bounded(1)` channels (same channel for all runtimes).
-- `spawn_many_remote_idle`: the bench thread (not a worker) spawns 10 000
-  trivial tasks onto idle workers and awaits them.
-- `spawn_many_remote_busy`: the same while every worker runs
-  self-respawning tasks (2 chains per worker).
-- `spawn_blocking`: 10 000 trivial closures started at once on the
-  blocking pool (`smol::unblock` for smol), then all awaited.
-- `timers`: 100 000 tasks each sleep 1–50 ms (`smol::Timer` for smol),
-  then all are awaited; the figure is the wall time of an iteration minus
-  the 50 ms of the longest sleep.
-
-Not measured here (no bench yet in this package): memory, idle CPU. The HTTP rows come from `ci/http-bench.sh`. Scaling at
-2/4/8/16 workers: not run (this script ran on the machine above only).
-"""
-out = "benches/RESULTS.md"
-with open(out, "w") as f:
-    f.write(doc)
-print(f"\nwrote {out}", file=sys.stderr)
+steps = []
+with open(os.environ["STEPS"]) as f:
+    for line in f:
+        section, status, seconds, before, after, rustc, command = line.rstrip("\n").split("\t")
+        steps.append({
+            "section": section,
+            "status": int(status) if status.lstrip("-").isdigit() else status,
+            "seconds": int(seconds),
+            "load_before": before,
+            "load_after": after,
+            "rustc_processes": int(rustc or 0),
+            "command": command,
+        })
+run = {
+    "start_epoch": int(os.environ["START_EPOCH"]),
+    "end_epoch": int(os.environ["END_EPOCH"]),
+    "invocation": os.environ["INVOCATION"],
+    "quick": os.environ["QUICK"] == "1",
+    "workers": int(os.environ["WORKERS"]),
+    "sections": os.environ["SECTIONS"].split(),
+    "failed_builds": os.environ["FAILED_BUILDS"].split(),
+    "nproc": int(os.environ["NPROC"]),
+    "cpu_model": os.environ["CPU_MODEL"],
+    "steps": steps,
+}
+with open(sys.argv[1], "w") as f:
+    json.dump(run, f, indent=2)
+    f.write("\n")
 PY
 
-exit "$status"
+if ! BENCH_TARGET_DIR="$target_dir" python3 ci/bench_report.py; then
+    echo "!! ci/bench_report.py failed" >&2
+    overall=1
+fi
+exit "$overall"

@@ -41,9 +41,26 @@
 //!   workers.
 //! - Only one runtime exists at a time: each is built just before its bench
 //!   function and dropped right after, so an idle peer cannot disturb it.
+//!
+//! CPU columns: around every timed call criterion makes of a bench function
+//! (its warm-up calls included: they run the same body), the process CPU
+//! clock (`CLOCK_PROCESS_CPUTIME_ID`: every thread of the process, so the
+//! workers, the bench thread, smol's reactor and the blocking pools) is read
+//! before and after. When the function ends, the totals go to
+//! `<criterion dir>/<row>/<runtime>/cpu.json`, next to criterion's own
+//! `new/estimates.json`; `ci/bench_report.py` reads them. The criterion dir
+//! is found as criterion finds it: `$CRITERION_HOME`, else
+//! `$CARGO_TARGET_DIR/criterion`, else `criterion/` in the target directory
+//! this bench binary was built into. The file holds `cpu_ns_per_element`
+//! (total CPU over total elements: the chained_spawn "CPU ns" column) and
+//! `cpu_ms_per_iteration` (the timers "CPU ms" column). Nothing is written
+//! in criterion's test mode (`cargo test --benches`, `-- --test`).
 
+use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -316,6 +333,96 @@ fn drop_with_deadline<R: Send + 'static>(name: &str, rt: R, limit: Duration) {
 }
 
 // ---------------------------------------------------------------------------
+// CPU columns.
+// ---------------------------------------------------------------------------
+
+/// CPU time consumed so far by all threads of this process.
+fn process_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable `timespec` that outlives the call,
+    // which is all clock_gettime(2) requires; the clock id is a constant the
+    // kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    assert_eq!(
+        rc,
+        0,
+        "clock_gettime(CLOCK_PROCESS_CPUTIME_ID): {}",
+        io::Error::last_os_error()
+    );
+    let secs = u64::try_from(now.tv_sec).expect("CPU clock seconds are never negative");
+    let nanos = u32::try_from(now.tv_nsec).expect("CPU clock nanoseconds fit in u32");
+    Duration::new(secs, nanos)
+}
+
+/// Process CPU time and wall time over every timed call criterion made of
+/// one bench function, with the iterations those calls ran.
+#[derive(Default)]
+struct CpuTally {
+    iterations: u64,
+    cpu: Duration,
+    wall: Duration,
+}
+
+impl CpuTally {
+    /// Writes `<criterion dir>/<row>/<runtime>/cpu.json`; a failure to write
+    /// is reported, not fatal, so the timings still stand.
+    fn write(&self, row: &str, runtime: &str, elements_per_iteration: u64) {
+        if self.iterations == 0 || criterion_test_mode() {
+            return; // filtered out, or a test run: nothing measured
+        }
+        let elements = self.iterations * elements_per_iteration;
+        let cpu_ns = self.cpu.as_nanos();
+        let json = format!(
+            "{{\"row\": \"{row}\", \"runtime\": \"{runtime}\", \"workers\": {workers}, \
+             \"iterations\": {iterations}, \"elements_per_iteration\": {elements_per_iteration}, \
+             \"cpu_ns\": {cpu_ns}, \"wall_ns\": {wall_ns}, \
+             \"cpu_ns_per_element\": {per_element:.1}, \"cpu_ms_per_iteration\": {per_iteration:.3}}}\n",
+            workers = workers(),
+            iterations = self.iterations,
+            wall_ns = self.wall.as_nanos(),
+            per_element = cpu_ns as f64 / elements as f64,
+            per_iteration = cpu_ns as f64 / 1e6 / self.iterations as f64,
+        );
+        let dir = criterion_dir().join(row).join(runtime);
+        let path = dir.join("cpu.json");
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, json)) {
+            eprintln!("warning: could not write {}: {e}", path.display());
+        }
+    }
+}
+
+/// Criterion's test mode, decided from the arguments as criterion decides it:
+/// no `--bench` (as under `cargo test --benches`), or `--test`.
+fn criterion_test_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    !has("--bench") || has("--test")
+}
+
+/// Where criterion writes its results; see the module docs.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    // The bench binary is `<target>/[<triple>/]<profile>/deps/scheduler-<hash>`;
+    // cargo marks `<target>` with a CACHEDIR.TAG.
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .map(|target| target.join("criterion"))
+        })
+        .unwrap_or_else(|| PathBuf::from("target/criterion"))
+}
+
+// ---------------------------------------------------------------------------
 // Rows.
 // ---------------------------------------------------------------------------
 
@@ -330,20 +437,38 @@ trait Row {
     fn run<S: Spawner>(sp: S) -> impl Future<Output = ()> + Send;
 }
 
-/// Times `R` on one runtime, through criterion's async support.
-fn measure<R: Row, S: Spawner>(b: &mut criterion::Bencher<'_>, exec: impl AsyncExecutor, sp: S) {
+/// Times `R` on one runtime, through criterion's async support, and adds the
+/// process CPU time and iterations of this call to `tally`.
+fn measure<R: Row, S: Spawner>(
+    b: &mut criterion::Bencher<'_>,
+    exec: impl AsyncExecutor,
+    sp: S,
+    tally: &mut CpuTally,
+) {
+    let iterations = Cell::new(0u64);
+    let cpu_start = process_cpu_time();
+    let wall_start = Instant::now();
     if R::BASELINE.is_zero() {
-        b.to_async(exec).iter(|| R::run(sp));
+        b.to_async(exec).iter(|| {
+            iterations.set(iterations.get() + 1);
+            R::run(sp)
+        });
     } else {
-        b.to_async(exec).iter_custom(|iters| async move {
-            let start = Instant::now();
-            for _ in 0..iters {
-                R::run(sp).await;
+        b.to_async(exec).iter_custom(|iters| {
+            iterations.set(iterations.get() + iters);
+            async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    R::run(sp).await;
+                }
+                let baseline = R::BASELINE * u32::try_from(iters).unwrap_or(u32::MAX);
+                start.elapsed().saturating_sub(baseline)
             }
-            let baseline = R::BASELINE * u32::try_from(iters).unwrap_or(u32::MAX);
-            start.elapsed().saturating_sub(baseline)
         });
     }
+    tally.iterations += iterations.get();
+    tally.wall += wall_start.elapsed();
+    tally.cpu += process_cpu_time().saturating_sub(cpu_start);
 }
 
 fn bench_row<R: Row>(c: &mut Criterion) {
@@ -352,22 +477,28 @@ fn bench_row<R: Row>(c: &mut Criterion) {
     group.throughput(Throughput::Elements(R::ELEMENTS));
 
     let rt = weft_runtime(n);
+    let mut tally = CpuTally::default();
     group.bench_function("weft", |b| {
-        measure::<R, _>(b, &rt, WeftSpawner);
+        measure::<R, _>(b, &rt, WeftSpawner, &mut tally);
     });
+    tally.write(R::NAME, "weft", R::ELEMENTS);
     drop_with_deadline("weft", rt, Duration::from_secs(10));
 
     let rt = tokio_runtime(n);
+    let mut tally = CpuTally::default();
     group.bench_function("tokio", |b| {
-        measure::<R, _>(b, TokioExec(&rt), TokioSpawner);
+        measure::<R, _>(b, TokioExec(&rt), TokioSpawner, &mut tally);
     });
+    tally.write(R::NAME, "tokio", R::ELEMENTS);
     drop_with_deadline("tokio", rt, Duration::from_secs(10));
 
     let rt = SmolRt::new(n);
     let sp = SmolSpawner(rt.ex);
+    let mut tally = CpuTally::default();
     group.bench_function("smol", |b| {
-        measure::<R, _>(b, SmolExec, sp);
+        measure::<R, _>(b, SmolExec, sp, &mut tally);
     });
+    tally.write(R::NAME, "smol", R::ELEMENTS);
     drop_with_deadline("smol", rt, Duration::from_secs(10));
 
     group.finish();

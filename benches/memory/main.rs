@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p weft-benches --example memory            # all three, one process each
+//! cargo run --release -p weft-benches --example memory -- --json target/memory/summary.json
 //! cargo run --release -p weft-benches --example memory -- weft    # one runtime, in this process
 //! ```
 //!
@@ -13,8 +14,20 @@
 //! once, read RSS again: bytes per task = growth / 100 000. Then, with the
 //! tasks still parked, measure the process's CPU time (`getrusage`) over
 //! 2 s of idleness. Prints one markdown row per runtime.
+//!
+//! With `--json PATH` it also writes the figures to PATH (parent folders
+//! created), for `ci/bench_report.py`:
+//!
+//! ```text
+//! {"tasks": 100000, "workers": 2, "idle_s": 2,
+//!  "weft": {"bytes_per_task": 118.2, "idle_cpu_ms": 0}, "tokio": {..}, "smol": {..}}
+//! ```
+//!
+//! A runtime whose measurement failed is `null` there, and the exit status is
+//! non-zero once the others have run.
 
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,9 +82,48 @@ fn wait_polled(polled: &AtomicUsize) {
     }
 }
 
-/// Spawns the tasks with `spawn`, then measures; returns (bytes per task,
-/// idle CPU).
-fn measure(mut spawn: impl FnMut(Arc<AtomicUsize>)) -> (f64, Duration) {
+/// One runtime's figures.
+struct Footprint {
+    bytes_per_task: f64,
+    idle_cpu: Duration,
+}
+
+impl Footprint {
+    /// The markdown row a child process prints; [`Footprint::parse_row`]
+    /// reads it back in the parent.
+    fn row(&self, runtime: &str) -> String {
+        format!(
+            "| {runtime} | {:.0} | {} |",
+            self.bytes_per_task,
+            self.idle_cpu.as_millis()
+        )
+    }
+
+    fn parse_row(line: &str) -> Option<(String, Footprint)> {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        match cells.as_slice() {
+            ["", runtime, bytes, idle_ms, ""] => Some((
+                runtime.to_string(),
+                Footprint {
+                    bytes_per_task: bytes.parse().ok()?,
+                    idle_cpu: Duration::from_millis(idle_ms.parse().ok()?),
+                },
+            )),
+            _ => None,
+        }
+    }
+
+    fn json(&self) -> String {
+        format!(
+            "{{\"bytes_per_task\": {:.1}, \"idle_cpu_ms\": {}}}",
+            self.bytes_per_task,
+            self.idle_cpu.as_millis()
+        )
+    }
+}
+
+/// Spawns the tasks with `spawn`, then measures.
+fn measure(mut spawn: impl FnMut(Arc<AtomicUsize>)) -> Footprint {
     std::thread::sleep(Duration::from_millis(200));
     let before = rss();
     let polled = Arc::new(AtomicUsize::new(0));
@@ -84,15 +136,15 @@ fn measure(mut spawn: impl FnMut(Arc<AtomicUsize>)) -> (f64, Duration) {
     let cpu_before = cpu_time();
     std::thread::sleep(IDLE);
     let idle_cpu = cpu_time() - cpu_before;
-    (
-        (after.saturating_sub(before)) as f64 / TASKS as f64,
+    Footprint {
+        bytes_per_task: (after.saturating_sub(before)) as f64 / TASKS as f64,
         idle_cpu,
-    )
+    }
 }
 
 fn run(runtime: &str) {
     let n = workers();
-    let (bytes, idle) = match runtime {
+    let footprint = match runtime {
         "weft" => {
             let rt = weft::Runtime::builder().worker_threads(n).build().unwrap();
             let result = measure(|polled| drop(rt.spawn(idle_task(polled))));
@@ -121,25 +173,82 @@ fn run(runtime: &str) {
         }
         other => panic!("unknown runtime {other:?}: use weft, tokio or smol"),
     };
-    println!("| {runtime} | {bytes:.0} | {} |", idle.as_millis());
+    println!("{}", footprint.row(runtime));
+}
+
+/// Measures `runtime` in a child process; prints its row and returns its
+/// figures, or `None` (after saying why) if it failed.
+fn run_child(runtime: &str) -> Option<Footprint> {
+    let exe = std::env::current_exe().expect("current exe");
+    let output = match Command::new(&exe)
+        .arg(runtime)
+        .stderr(Stdio::inherit())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("{runtime}: could not start {}: {e}", exe.display());
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        eprintln!("{runtime} measurement failed: {}", output.status);
+        return None;
+    }
+    let parsed = stdout
+        .lines()
+        .find_map(Footprint::parse_row)
+        .filter(|(name, _)| name == runtime);
+    if parsed.is_none() {
+        eprintln!("{runtime}: no result row in the child's output");
+    }
+    parsed.map(|(_, footprint)| footprint)
 }
 
 fn main() {
-    match std::env::args().nth(1) {
-        Some(runtime) => run(&runtime),
-        None => {
-            println!(
-                "{TASKS} tasks pending forever, {} workers; idle CPU over {} s with them parked\n",
-                workers(),
-                IDLE.as_secs()
-            );
-            println!("| runtime | bytes per idle task | idle CPU ms |");
-            println!("|---|---:|---:|");
-            let exe = std::env::current_exe().expect("current exe");
-            for runtime in ["weft", "tokio", "smol"] {
-                let status = Command::new(&exe).arg(runtime).status().expect("run child");
-                assert!(status.success(), "{runtime} measurement failed");
-            }
+    let mut args = std::env::args().skip(1);
+    let mut json_path = None;
+    match args.next().as_deref() {
+        Some("--json") => {
+            let path = args
+                .next()
+                .expect("--json needs a path: --json target/memory/summary.json");
+            json_path = Some(PathBuf::from(path));
         }
+        Some(runtime) => return run(runtime),
+        None => {}
+    }
+    println!(
+        "{TASKS} tasks pending forever, {} workers; idle CPU over {} s with them parked\n",
+        workers(),
+        IDLE.as_secs()
+    );
+    println!("| runtime | bytes per idle task | idle CPU ms |");
+    println!("|---|---:|---:|");
+    let mut json = format!(
+        "{{\"tasks\": {TASKS}, \"workers\": {}, \"idle_s\": {}",
+        workers(),
+        IDLE.as_secs()
+    );
+    let mut failed = false;
+    for runtime in ["weft", "tokio", "smol"] {
+        let footprint = run_child(runtime);
+        failed |= footprint.is_none();
+        let value = footprint.map_or_else(|| "null".to_string(), |f| f.json());
+        json.push_str(&format!(", \"{runtime}\": {value}"));
+    }
+    json.push_str("}\n");
+    if let Some(path) = json_path {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        }
+        std::fs::write(&path, json).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        eprintln!("wrote {}", path.display());
+    }
+    if failed {
+        std::process::exit(1);
     }
 }
