@@ -1,10 +1,10 @@
 //! The list of live tasks a scheduler owns, so shutdown can cancel every
 //! one of them and metrics can count them.
 //!
-//! Sharded by task id so spawning and completing on different workers
-//! rarely contend. Each shard is a `Vec` of task references; a task records
-//! its index in the header (written only under the shard's lock), so
-//! removal is a swap-remove with no search.
+//! Sharded by task id block (see `Id::next`) so spawning and completing on
+//! different workers rarely contend. Each shard is a `Vec` of task
+//! references; a task records its index in the header (written only under
+//! the shard's lock), so removal is a swap-remove with no search.
 
 use crossbeam_utils::CachePadded;
 
@@ -40,8 +40,11 @@ impl<S: 'static> OwnedTasks<S> {
         }
     }
 
+    /// A task's shard, by its id's block: a thread spawning many tasks in a
+    /// row keeps to one shard, whose lock stays in its cache, and two
+    /// spawning threads rarely share one.
     fn shard(&self, task: &Task<S>) -> &Mutex<Shard<S>> {
-        &self.shards[task.id().as_u64() as usize & self.mask]
+        &self.shards[task.id().block() as usize & self.mask]
     }
 
     /// Adds a new task; gives it back if the list is closed (the runtime is

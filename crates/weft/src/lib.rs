@@ -114,10 +114,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match Handle::try_current() {
-        Ok(handle) => handle.spawn(future),
-        Err(_) => runtime::global().spawn(future),
-    }
+    // The context's handle is borrowed, not cloned: a clone and drop per
+    // spawn would bounce the handle's reference count between workers.
+    runtime::with_current(|current| match current {
+        Some(handle) => Ok(handle.spawn(future)),
+        None => Err(future),
+    })
+    .unwrap_or_else(|future| runtime::global().spawn(future))
 }
 
 /// Runs the blocking closure `f` on the current runtime's blocking pool

@@ -20,13 +20,41 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, Hash, Eq, PartialEq, Ord, PartialOrd)]
 pub struct Id(NonZeroU64);
 
+/// Threads take ids from the shared counter in blocks of `1 << BLOCK_SHIFT`,
+/// so spawning on several workers at once does not bounce one counter
+/// between their caches, and the ids one thread hands out in a row share a
+/// block (the owned-task list keeps a block's tasks in one shard).
+const BLOCK_SHIFT: u32 = 8;
+
 impl Id {
     pub(crate) fn next() -> Id {
         // Not part of any synchronisation protocol (only uniqueness matters),
-        // so it stays a std atomic even under loom.
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        // so these stay std's atomic and thread-local even under loom.
+        static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+        std::thread_local! {
+            /// The rest of this thread's block: next id, end (exclusive).
+            static BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+        }
+        let take = |count| NEXT_BLOCK.fetch_add(count, Ordering::Relaxed);
+        let id = BLOCK
+            .try_with(|block| {
+                let (mut next, mut end) = block.get();
+                if next == end {
+                    next = take(1 << BLOCK_SHIFT);
+                    end = next + (1 << BLOCK_SHIFT);
+                }
+                block.set((next + 1, end));
+                next
+            })
+            // A spawn from a thread-local destructor: one id, no block.
+            .unwrap_or_else(|_| take(1));
         Id(NonZeroU64::new(id).expect("task ids exhausted"))
+    }
+
+    /// Which block of ids this one came from: ids spawned in a row on one
+    /// thread share it.
+    pub(crate) fn block(self) -> u64 {
+        self.0.get() >> BLOCK_SHIFT
     }
 
     /// The id as a number, e.g. for logs.

@@ -17,6 +17,15 @@ pub(crate) fn current() -> Option<Handle> {
     CURRENT.with(|current| current.borrow().clone())
 }
 
+/// Runs `f` with the handle of the runtime this thread is in, borrowed.
+///
+/// The context stays borrowed while `f` runs, so `f` must not enter or
+/// leave a runtime. Spawning does neither; its only user code is the
+/// destructor of a future spawned onto a runtime that has shut down.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Handle>) -> R) -> R {
+    CURRENT.with(|current| f(current.borrow().as_ref()))
+}
+
 /// Puts this thread in `handle`'s runtime for its remaining life (worker and
 /// blocking threads).
 pub(crate) fn set_for_thread(handle: Handle) {
@@ -46,18 +55,10 @@ impl Drop for EnterGuard {
 /// The context stays borrowed while `f` runs, so `f` must not enter or
 /// leave a runtime; registering a socket or creating a timer does neither.
 pub(crate) fn with_reactor<R>(f: impl FnOnce(&weft_reactor::Handle) -> R) -> R {
-    let mut f = Some(f);
-    let in_runtime = CURRENT.with(|current| {
-        let current = current.borrow();
-        let handle = current.as_ref()?;
-        let f = f.take().expect("called once");
-        Some(f(handle.reactor()))
-    });
-    match in_runtime {
-        Some(result) => result,
-        None => {
-            let f = f.take().expect("called once");
-            f(super::global().handle().reactor())
-        }
-    }
+    with_current(|current| match current {
+        Some(handle) => Ok(f(handle.reactor())),
+        None => Err(f),
+    })
+    // Outside any runtime: the global one, started outside the borrow.
+    .unwrap_or_else(|f| f(super::global().handle().reactor()))
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use weft_scheduler::Scheduler;
 
 pub use builder::Builder;
-pub(crate) use context::with_reactor;
+pub(crate) use context::{with_current, with_reactor};
 pub(crate) use global::global;
 pub use handle::{Handle, RuntimeMetrics, TryCurrentError};
 
