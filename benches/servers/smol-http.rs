@@ -16,14 +16,14 @@
 mod http;
 
 mod args;
+mod smol_executor;
 
 use std::io;
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
-use std::thread;
 use std::time::Duration;
 
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::{future, Async, Executor, Timer};
+use smol::{Async, Timer};
 
 fn main() -> io::Result<()> {
     let workers = args::worker_threads();
@@ -31,16 +31,8 @@ fn main() -> io::Result<()> {
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::other("the address resolved to nothing; pass IP:PORT"))?;
-    // The executor lives as long as the process; leaking it lets the tasks
-    // and the threads borrow it without an Arc.
-    let executor: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
-    for i in 0..workers {
-        thread::Builder::new()
-            .name(format!("smol-worker-{i}"))
-            .spawn(move || smol::block_on(executor.run(future::pending::<()>())))?;
-    }
-    // The accept loop runs on the main thread, which is not one of the N
-    // executor threads (as tokio's and weft's block_on do).
+    let executor = smol_executor::start(workers)?;
+    // The accept loop runs on the main thread, not on an executor thread.
     smol::block_on(async {
         let listener = Async::<TcpListener>::bind(addr)?;
         println!(
