@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -85,6 +85,9 @@ pub(crate) struct Shared {
     /// Tick zero of the timer wheel.
     pub(crate) start: Instant,
     is_shutdown: AtomicBool,
+    /// Readiness events delivered to live registrations: one relaxed add
+    /// per `epoll_wait` that returned events, by the one parked thread.
+    events_delivered: AtomicU64,
 }
 
 struct IoSlab {
@@ -108,6 +111,7 @@ impl Driver {
             time: Mutex::new(TimeState::new()),
             start: Instant::now(),
             is_shutdown: AtomicBool::new(false),
+            events_delivered: AtomicU64::new(0),
         };
         Ok(Driver {
             poll,
@@ -204,6 +208,12 @@ impl Handle {
         self.shared.ios.lock().slab.len()
     }
 
+    /// Readiness events delivered to registered sockets since the driver
+    /// started (the driver's own wake-ups and stale events not counted).
+    pub fn events_delivered(&self) -> u64 {
+        self.shared.events_delivered.load(Ordering::Relaxed)
+    }
+
     /// True if both handles belong to the same driver.
     pub fn ptr_eq(&self, other: &Handle) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -267,6 +277,7 @@ impl Shared {
             return;
         }
         let ios = self.ios.lock();
+        let mut delivered = 0;
         for event in events.iter() {
             let token = event.token();
             if token == WAKER_TOKEN {
@@ -277,11 +288,15 @@ impl Shared {
             match ios.slab.get(index) {
                 Some(io) if io.generation == generation => {
                     io.set_readiness(Ready::from_event(event), wakers);
+                    delivered += 1;
                 }
                 // The registration is gone, or the slot has a new owner.
                 _ => {}
             }
         }
+        drop(ios);
+        self.events_delivered
+            .fetch_add(delivered, Ordering::Relaxed);
     }
 
     pub(crate) fn unpark(&self) {

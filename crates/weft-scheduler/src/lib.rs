@@ -26,12 +26,15 @@
 
 mod blocking;
 pub mod coop;
+mod dump;
 mod idle;
 mod metrics;
 mod owned;
 mod park;
 mod queue;
 mod scheduler;
+mod site;
+mod stall;
 mod sync;
 pub mod task;
 mod worker;
@@ -43,14 +46,19 @@ mod test_util;
 #[cfg(all(test, not(weft_loom)))]
 mod tests;
 
+pub use dump::{Dump, TaskDump};
+pub use metrics::PollTimeHistogram;
 pub use park::{Park, Unpark};
 pub use scheduler::{Config, Handle, Scheduler, ThreadCallback};
+pub use stall::{StallHook, StallInfo};
 pub use worker::is_worker_thread;
 
-use crate::sync::Ordering;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// Live figures of a scheduler, read on demand. Cheap to create; each call
-/// reads the current value.
+/// reads the current value. The `weft` facade documents each figure and
+/// its cost; this is where they are read.
 ///
 /// Worker figures are published by each worker when it parks and every
 /// `event_interval` ticks, so they may lag a busy worker slightly.
@@ -72,6 +80,23 @@ impl RuntimeMetrics {
     /// Tasks spawned and not yet completed (blocking closures not included).
     pub fn num_alive_tasks(&self) -> usize {
         self.handle.shared.owned.len()
+    }
+
+    /// Tasks spawned since the scheduler started (blocking closures not
+    /// included).
+    pub fn spawned_tasks_count(&self) -> u64 {
+        self.handle.shared.owned.spawned()
+    }
+
+    /// Tasks scheduled from outside the workers (spawned or woken on
+    /// another thread), through the global queue.
+    pub fn remote_schedule_count(&self) -> u64 {
+        self.handle.shared.remote_schedules.load(Ordering::Relaxed)
+    }
+
+    /// The poll-time histogram's buckets, if poll timing is on.
+    pub fn poll_time_histogram(&self) -> Option<&PollTimeHistogram> {
+        self.handle.shared.config.poll_time_histogram.as_ref()
     }
 
     /// Threads in the blocking pool, busy or idle.
@@ -99,6 +124,7 @@ impl RuntimeMetrics {
         self.handle.shared.idle.num_searching()
     }
 
+    #[track_caller]
     fn worker(&self, worker: usize) -> &metrics::WorkerMetrics {
         let all = &self.handle.shared.worker_metrics;
         all.get(worker).unwrap_or_else(|| {
@@ -144,6 +170,88 @@ impl RuntimeMetrics {
     /// If `worker >= num_workers()`.
     pub fn worker_park_count(&self, worker: usize) -> u64 {
         self.worker(worker).park_count.load(Ordering::Relaxed)
+    }
+
+    /// Times worker `worker` woke from sleep (spurious wake-ups included).
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_unpark_count(&self, worker: usize) -> u64 {
+        self.worker(worker).unpark_count.load(Ordering::Relaxed)
+    }
+
+    /// Polls of a task taken from worker `worker`'s LIFO slot.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_lifo_hits(&self, worker: usize) -> u64 {
+        self.worker(worker).lifo_hits.load(Ordering::Relaxed)
+    }
+
+    /// Task runs on worker `worker` that used up the whole coop budget.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_budget_forced_yields(&self, worker: usize) -> u64 {
+        self.worker(worker)
+            .budget_forced_yields
+            .load(Ordering::Relaxed)
+    }
+
+    /// Time worker `worker` spent awake (running tasks, searching, polling
+    /// the driver without blocking) since it started.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_total_busy_duration(&self, worker: usize) -> Duration {
+        Duration::from_nanos(self.worker(worker).busy_ns.load(Ordering::Relaxed))
+    }
+
+    /// Mean duration of worker `worker`'s polls: measured if poll timing is
+    /// on; otherwise its busy time divided by its polls, which also counts
+    /// the time between polls. Zero before the first poll.
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`.
+    pub fn worker_mean_poll_time(&self, worker: usize) -> Duration {
+        let metrics = self.worker(worker);
+        let polls = metrics.poll_count.load(Ordering::Relaxed);
+        let total = if self.poll_time_histogram().is_some() {
+            metrics.poll_time_ns.load(Ordering::Relaxed)
+        } else {
+            metrics.busy_ns.load(Ordering::Relaxed)
+        };
+        Duration::from_nanos(total.checked_div(polls).unwrap_or(0))
+    }
+
+    /// Polls of worker `worker` whose duration fell in bucket `bucket` of
+    /// the [poll-time histogram](RuntimeMetrics::poll_time_histogram).
+    ///
+    /// # Panics
+    ///
+    /// If `worker >= num_workers()`, if poll timing is off, or if `bucket`
+    /// is out of range.
+    #[track_caller]
+    pub fn worker_poll_time_histogram_bucket_count(&self, worker: usize, bucket: usize) -> u64 {
+        let buckets = &self.worker(worker).poll_time_buckets;
+        assert!(
+            !buckets.is_empty(),
+            "poll timing is off: enable the poll-time histogram on the runtime's Builder"
+        );
+        buckets
+            .get(bucket)
+            .unwrap_or_else(|| {
+                panic!(
+                    "bucket {bucket} out of range: the histogram has {} buckets",
+                    buckets.len()
+                )
+            })
+            .load(Ordering::Relaxed)
     }
 
     /// Tasks in worker `worker`'s local queue when it last published.

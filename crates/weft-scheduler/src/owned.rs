@@ -1,15 +1,21 @@
 //! The list of live tasks a scheduler owns, so shutdown can cancel every
-//! one of them and metrics can count them.
+//! one of them, metrics can count them and a dump can list them.
 //!
 //! Sharded by task id block (see `Id::next`) so spawning and completing on
-//! different workers rarely contend. Each shard is a `Vec` of task
-//! references; a task records its index in the header (written only under
-//! the shard's lock), so removal is a swap-remove with no search.
+//! different workers rarely contend. Each shard is a `Vec` of entries, a
+//! task reference and its packed [`SpawnInfo`]; a task records its index in
+//! the header (written only under the shard's lock), so removal is a
+//! swap-remove with no search. Names live in a per-shard map, so an unnamed
+//! task costs 16 bytes here.
+
+use std::collections::HashMap;
+use std::sync::Arc as StdArc;
 
 use crossbeam_utils::CachePadded;
 
+use crate::site::SpawnInfo;
 use crate::sync::Mutex;
-use crate::task::Task;
+use crate::task::{Id, Task};
 
 pub(crate) struct OwnedTasks<S: 'static> {
     /// Padded: shards are locked from different workers, and neighbours on
@@ -19,8 +25,26 @@ pub(crate) struct OwnedTasks<S: 'static> {
 }
 
 struct Shard<S: 'static> {
-    tasks: Vec<Task<S>>,
+    tasks: Vec<Entry<S>>,
+    /// Names of the named tasks among `tasks`.
+    names: HashMap<Id, StdArc<str>>,
+    /// Tasks ever bound to this shard.
+    spawned: u64,
     closed: bool,
+}
+
+struct Entry<S: 'static> {
+    task: Task<S>,
+    info: SpawnInfo,
+}
+
+/// What the owned list knows of one live task, copied out for a dump.
+pub(crate) struct Snapshot {
+    pub(crate) id: Id,
+    pub(crate) info: SpawnInfo,
+    pub(crate) name: Option<StdArc<str>>,
+    pub(crate) state: crate::task::TaskState,
+    pub(crate) polls: u64,
 }
 
 impl<S: 'static> OwnedTasks<S> {
@@ -30,6 +54,8 @@ impl<S: 'static> OwnedTasks<S> {
             .map(|_| {
                 CachePadded::new(Mutex::new(Shard {
                     tasks: Vec::new(),
+                    names: HashMap::new(),
+                    spawned: 0,
                     closed: false,
                 }))
             })
@@ -43,37 +69,52 @@ impl<S: 'static> OwnedTasks<S> {
     /// A task's shard, by its id's block: a thread spawning many tasks in a
     /// row keeps to one shard, whose lock stays in its cache, and two
     /// spawning threads rarely share one.
-    fn shard(&self, task: &Task<S>) -> &Mutex<Shard<S>> {
-        &self.shards[task.id().block() as usize & self.mask]
+    fn shard(&self, id: Id) -> &Mutex<Shard<S>> {
+        &self.shards[id.block() as usize & self.mask]
     }
 
     /// Adds a new task; gives it back if the list is closed (the runtime is
-    /// shutting down), and the caller must shut it down.
-    pub(crate) fn bind(&self, task: Task<S>) -> Result<(), Task<S>> {
-        let mut shard = self.shard(&task).lock();
+    /// shutting down), and the caller must shut it down. `name` goes with
+    /// `info.is_named()`.
+    pub(crate) fn bind(
+        &self,
+        task: Task<S>,
+        info: SpawnInfo,
+        name: Option<StdArc<str>>,
+    ) -> Result<(), Task<S>> {
+        let id = task.id();
+        let mut shard = self.shard(id).lock();
         if shard.closed {
             return Err(task);
         }
         let index = shard.tasks.len();
         set_owned_index(&shard, &task, index);
-        shard.tasks.push(task);
+        shard.tasks.push(Entry { task, info });
+        shard.spawned += 1;
+        if let Some(name) = name {
+            debug_assert!(info.is_named());
+            shard.names.insert(id, name);
+        }
         Ok(())
     }
 
     /// Removes a completed task, returning the list's reference to it.
     pub(crate) fn release(&self, task: &Task<S>) -> Option<Task<S>> {
-        let mut shard = self.shard(task).lock();
+        let mut shard = self.shard(task.id()).lock();
         let index = owned_index(&shard, task);
         if index == usize::MAX {
             return None;
         }
         let removed = shard.tasks.swap_remove(index);
-        debug_assert_eq!(removed.id(), task.id());
-        set_owned_index(&shard, &removed, usize::MAX);
+        debug_assert_eq!(removed.task.id(), task.id());
+        set_owned_index(&shard, &removed.task, usize::MAX);
         if let Some(moved) = shard.tasks.get(index) {
-            set_owned_index(&shard, moved, index);
+            set_owned_index(&shard, &moved.task, index);
         }
-        Some(removed)
+        if removed.info.is_named() {
+            shard.names.remove(&task.id());
+        }
+        Some(removed.task)
     }
 
     /// Refuses new tasks from now on and hands over every live task, for
@@ -84,9 +125,10 @@ impl<S: 'static> OwnedTasks<S> {
             let mut shard = shard.lock();
             shard.closed = true;
             let tasks = std::mem::take(&mut shard.tasks);
-            for task in tasks {
-                set_owned_index(&shard, &task, usize::MAX);
-                all.push(task);
+            shard.names.clear();
+            for entry in tasks {
+                set_owned_index(&shard, &entry.task, usize::MAX);
+                all.push(entry.task);
             }
         }
         all
@@ -98,20 +140,71 @@ impl<S: 'static> OwnedTasks<S> {
             .map(|shard| shard.lock().tasks.len())
             .sum()
     }
+
+    /// Tasks ever bound, shutdown's refusals not included.
+    pub(crate) fn spawned(&self) -> u64 {
+        self.shards.iter().map(|shard| shard.lock().spawned).sum()
+    }
+
+    /// Copies out what is known of every live task, one shard lock at a
+    /// time (each held only while its entries are copied), so spawns and
+    /// completions on other shards go on meanwhile.
+    pub(crate) fn snapshot(&self) -> Vec<Snapshot> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            all.reserve(shard.tasks.len());
+            for entry in &shard.tasks {
+                let (state, polls) = entry.task.observe();
+                all.push(Snapshot {
+                    id: entry.task.id(),
+                    info: entry.info,
+                    name: entry
+                        .info
+                        .is_named()
+                        .then(|| shard.names.get(&entry.task.id()).cloned())
+                        .flatten(),
+                    state,
+                    polls,
+                });
+            }
+        }
+        all
+    }
+
+    /// The spawn information and name of live task `id`, if it is live.
+    pub(crate) fn find(&self, id: Id) -> Option<(SpawnInfo, Option<StdArc<str>>)> {
+        let shard = self.shard(id).lock();
+        let entry = shard.tasks.iter().find(|entry| entry.task.id() == id)?;
+        Some((entry.info, shard.names.get(&id).cloned()))
+    }
 }
 
 /// A task's index in its shard. `_locked` is the task's shard, borrowed
 /// from its guard: the lock that makes the unsynchronised access sound.
 fn owned_index<S>(_locked: &Shard<S>, task: &Task<S>) -> usize {
-    task.header().owned_index.with(|slot| {
+    let index = task.header().owned_index.with(|slot| {
         // SAFETY: `owned_index` is only accessed with its shard locked, as
         // the borrowed guard shows.
         unsafe { *slot }
-    })
+    });
+    if index == u32::MAX {
+        usize::MAX
+    } else {
+        index as usize
+    }
 }
 
 /// Records a task's index in its shard; see [`owned_index`].
 fn set_owned_index<S>(_locked: &Shard<S>, task: &Task<S>, index: usize) {
+    let index = if index == usize::MAX {
+        u32::MAX
+    } else {
+        u32::try_from(index)
+            .ok()
+            .filter(|&index| index != u32::MAX)
+            .expect("more than 4 billion live tasks in one shard")
+    };
     task.header().owned_index.with_mut(|slot| {
         // SAFETY: as in `owned_index`.
         unsafe { *slot = index }

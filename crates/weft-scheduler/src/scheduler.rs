@@ -4,16 +4,20 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::panic::Location;
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
 use crate::blocking::BlockingPool;
+use crate::dump::{Dump, TaskDump};
 use crate::idle::Idle;
-use crate::metrics::WorkerMetrics;
+use crate::metrics::{PollTimeHistogram, WorkerMetrics};
 use crate::owned::OwnedTasks;
 use crate::park::{Driver, Park, Unparker};
 use crate::queue::{Injector, Steal, Stealer};
+use crate::site::{Clock, SpawnInfo};
+use crate::stall::{StallHook, Watchdog};
 use crate::sync::{thread, Arc, AtomicBool, Mutex, Ordering};
 use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
 use crate::worker;
@@ -44,6 +48,14 @@ pub struct Config {
     /// A busy worker takes from the global queue first every this many
     /// ticks.
     pub global_queue_interval: u32,
+    /// Report a task whose single poll runs longer than this; `None` turns
+    /// the stall detector (and its watchdog thread) off.
+    pub stall_threshold: Option<Duration>,
+    /// Called once per stall; `None` prints one line on stderr.
+    pub on_stall: Option<StallHook>,
+    /// Time every poll into this histogram (two clock reads per poll);
+    /// `None`, the default, times nothing.
+    pub poll_time_histogram: Option<PollTimeHistogram>,
 }
 
 impl Default for Config {
@@ -58,6 +70,9 @@ impl Default for Config {
             on_thread_stop: None,
             event_interval: 61,
             global_queue_interval: 61,
+            stall_threshold: Some(Duration::from_millis(100)),
+            on_stall: None,
+            poll_time_histogram: None,
         }
     }
 }
@@ -71,6 +86,8 @@ impl fmt::Debug for Config {
             .field("thread_keep_alive", &self.thread_keep_alive)
             .field("event_interval", &self.event_interval)
             .field("global_queue_interval", &self.global_queue_interval)
+            .field("stall_threshold", &self.stall_threshold)
+            .field("poll_time_histogram", &self.poll_time_histogram)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +128,13 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Config,
     pub(crate) is_shutdown: AtomicBool,
+    /// Spawn times and task ages are read from here.
+    pub(crate) clock: Clock,
+    /// The stall detector's shared half, if it is on.
+    pub(crate) watchdog: Option<Watchdog>,
+    /// Tasks pushed to the injector from outside the workers. Padded: one
+    /// relaxed increment per remote schedule, from any thread.
+    pub(crate) remote_schedules: CachePadded<std::sync::atomic::AtomicU64>,
 }
 
 /// A cloneable handle to a running scheduler: spawns tasks onto it from any
@@ -126,6 +150,7 @@ pub struct Handle {
 pub struct Scheduler {
     handle: Handle,
     workers: Mutex<Vec<thread::JoinHandle<()>>>,
+    watchdog: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Cores built by `new` and not yet given a thread by `start_workers`
     /// (boxed, as the workers keep them; see `worker::create`).
     #[allow(clippy::vec_box)]
@@ -164,6 +189,7 @@ impl Scheduler {
         Ok(Scheduler {
             handle,
             workers: Mutex::new(Vec::new()),
+            watchdog: Mutex::new(None),
             idle_cores: Mutex::new(cores),
         })
     }
@@ -176,9 +202,19 @@ impl Scheduler {
     /// started stop when the scheduler is dropped.
     pub fn start_workers(&self) -> io::Result<()> {
         let cores = std::mem::take(&mut *self.idle_cores.lock());
+        if cores.is_empty() {
+            return Ok(());
+        }
         for core in cores {
             let thread = worker::spawn_thread(&self.handle, core)?;
             self.workers.lock().push(thread);
+        }
+        if self.handle.shared.watchdog.is_some() {
+            let shared = self.handle.shared.clone();
+            let thread = std::thread::Builder::new()
+                .name("weft-watchdog".to_owned())
+                .spawn(move || shared.run_watchdog())?;
+            *self.watchdog.lock() = Some(thread);
         }
         Ok(())
     }
@@ -199,6 +235,14 @@ impl Scheduler {
         }
         for remote in shared.remotes.iter() {
             remote.unparker.unpark();
+        }
+        if let Some(watchdog) = &shared.watchdog {
+            watchdog.wake();
+        }
+        if let Some(thread) = self.watchdog.lock().take() {
+            // The watchdog never runs user code but the hook, whose panics
+            // it catches; it cannot be this thread.
+            let _ = thread.join();
         }
         let workers = std::mem::take(&mut *self.workers.lock());
         let me = thread::current().id();
@@ -262,6 +306,23 @@ impl Shared {
     pub(crate) fn is_shutdown(&self) -> bool {
         self.is_shutdown.load(Ordering::Acquire)
     }
+
+    /// The watchdog thread's body.
+    fn run_watchdog(&self) {
+        let Some(watchdog) = &self.watchdog else {
+            return;
+        };
+        let watches: Vec<_> = self.worker_metrics.iter().map(|m| &m.watch).collect();
+        crate::stall::run(
+            watchdog,
+            &watches,
+            &|| self.is_shutdown(),
+            &|| {
+                self.clock.refresh();
+            },
+            &|id| self.owned.find(id).map(|(info, name)| (name, info.site())),
+        );
+    }
 }
 
 impl Handle {
@@ -269,13 +330,53 @@ impl Handle {
     ///
     /// If the scheduler has shut down, the task is cancelled at once: its
     /// `JoinHandle` resolves to a cancelled `JoinError`.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_named(future, None)
+    }
+
+    /// Spawns `future` as a new task named `name`, which task dumps and
+    /// stall reports show. Otherwise as [`spawn`](Handle::spawn).
+    #[track_caller]
+    pub fn spawn_named<F>(
+        &self,
+        future: F,
+        name: Option<std::sync::Arc<str>>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_at(future, name, Location::caller())
+    }
+
+    /// As [`spawn_named`](Handle::spawn_named), with the spawn location
+    /// given: for callers that cannot pass `#[track_caller]` through (a
+    /// closure in between).
+    pub fn spawn_at<F>(
+        &self,
+        future: F,
+        name: Option<std::sync::Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        match self.shared.owned.bind(task) {
+        // A spawn on one of our workers reads the clock the workers keep
+        // fresh; any other thread reads the system clock.
+        let now = if worker::is_worker_of(self) {
+            self.shared.clock.coarse_ms()
+        } else {
+            self.shared.clock.refresh()
+        };
+        let info = SpawnInfo::new(location, now, name.is_some());
+        match self.shared.owned.bind(task, info, name) {
             Ok(()) => self.schedule_task(notified, false),
             Err(task) => {
                 drop(notified);
@@ -299,6 +400,28 @@ impl Handle {
     /// Live figures of this scheduler.
     pub fn metrics(&self) -> crate::RuntimeMetrics {
         crate::RuntimeMetrics::new(self.clone())
+    }
+
+    /// Lists the live tasks: id, name, spawn location, state, age and poll
+    /// count. Safe to call while the workers are busy: it takes each shard
+    /// of the task list in turn, for as long as copying its entries takes.
+    pub fn dump(&self) -> Dump {
+        let snapshots = self.shared.owned.snapshot();
+        let now = Instant::now();
+        let clock = &self.shared.clock;
+        let mut tasks: Vec<TaskDump> = snapshots
+            .into_iter()
+            .map(|task| TaskDump {
+                id: task.id,
+                name: task.name,
+                location: task.info.site(),
+                state: task.state,
+                age: clock.age(task.info.spawned_ms(), now),
+                polls: task.polls,
+            })
+            .collect();
+        tasks.sort_by_key(|task| task.id);
+        Dump { tasks }
     }
 
     /// True if both handles drive the same scheduler.
@@ -325,6 +448,9 @@ impl Handle {
         };
         let shared = self.shared.clone();
         shared.injector.push(task);
+        shared
+            .remote_schedules
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // SeqCst (with the swap in `Scheduler::shutdown`): either shutdown's
         // drain sees this push, or this load sees the shutdown and drains
         // it here. A task left in the injector after shutdown would keep

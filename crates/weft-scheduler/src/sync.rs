@@ -8,7 +8,7 @@
 
 #[cfg(not(weft_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread;
     pub(crate) use std::thread_local;
@@ -63,9 +63,6 @@ mod imp {
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
-
-    /// loom has no 64-bit atomic on every target; ids only need uniqueness.
-    pub(crate) type AtomicU64 = loom::sync::atomic::AtomicU64;
 
     /// loom's mutex behind parking_lot's API (`lock()` returns the guard).
     #[derive(Debug)]

@@ -48,7 +48,11 @@ impl Manual {
         F::Output: Send + 'static,
     {
         let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        assert!(self.0.owned.bind(task).is_ok());
+        assert!(self
+            .0
+            .owned
+            .bind(task, crate::site::SpawnInfo::test_info(), None)
+            .is_ok());
         self.schedule(notified);
         join
     }

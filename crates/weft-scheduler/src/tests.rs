@@ -344,7 +344,10 @@ fn spawn_after_close_is_cancelled_at_once() {
     sched.shutdown();
     let (gate, control) = gate();
     let (task, notified, mut join) = task::new_task(gate, sched.clone(), Id::next());
-    let task = sched.owned().bind(task).expect_err("the list is closed");
+    let task = sched
+        .owned()
+        .bind(task, crate::site::SpawnInfo::test_info(), None)
+        .expect_err("the list is closed");
     drop(notified);
     task.shutdown();
     assert_eq!(control.drops(), 1);

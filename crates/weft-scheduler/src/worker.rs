@@ -17,12 +17,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::ptr;
+use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
 use crate::coop::{self, Budget};
 use crate::idle::Idle;
-use crate::metrics::{WorkerCounts, WorkerMetrics};
+use crate::metrics::{PollTimeHistogram, WorkerCounts, WorkerMetrics};
 use crate::owned::OwnedTasks;
 use crate::park::{Driver, Parker};
 use crate::queue::{Injector, Local, Steal, Stealer};
@@ -52,6 +53,8 @@ pub(crate) struct Core {
     /// queue here without notifying anyone; the worker decides after the
     /// poll whether it needs help.
     in_driver: bool,
+    /// The stall detector is on: tell it when polls begin and end.
+    stall_watch: bool,
 }
 
 /// The thread-local view of the worker running on this thread.
@@ -78,6 +81,14 @@ pub fn is_worker_thread() -> bool {
 pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>) {
     let num_workers = config.worker_threads;
     let driver = std::sync::Arc::new(driver);
+    // No watchdog under loom: it is a real thread reading real time.
+    let watchdog = match config.stall_threshold {
+        Some(threshold) if !cfg!(weft_loom) => Some(crate::stall::Watchdog::new(
+            threshold,
+            config.on_stall.clone(),
+        )),
+        _ => None,
+    };
     let mut cores = Vec::with_capacity(num_workers);
     let mut remotes = Vec::with_capacity(num_workers);
     let mut worker_metrics = Vec::with_capacity(num_workers);
@@ -88,7 +99,8 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
             stealer: local.stealer(),
             unparker: parker.unparker(),
         });
-        worker_metrics.push(CachePadded::new(WorkerMetrics::new()));
+        let histogram = config.poll_time_histogram.as_ref();
+        worker_metrics.push(CachePadded::new(WorkerMetrics::new(histogram)));
         cores.push(Box::new(Core {
             index,
             until_global: config.global_queue_interval.max(1),
@@ -97,9 +109,10 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
             lifo: None,
             is_searching: false,
             rand: FastRand::new(index as u32),
-            counts: WorkerCounts::default(),
+            counts: WorkerCounts::new(histogram),
             parker,
             in_driver: false,
+            stall_watch: watchdog.is_some(),
         }));
     }
     let shared = Shared {
@@ -112,6 +125,9 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
         blocking: crate::blocking::BlockingPool::new(&config),
         config,
         is_shutdown: AtomicBool::new(false),
+        clock: crate::site::Clock::new(),
+        watchdog,
+        remote_schedules: CachePadded::new(std::sync::atomic::AtomicU64::new(0)),
     };
     (
         Handle {
@@ -150,10 +166,20 @@ fn run(handle: Handle, core: Box<Core>) {
         }
     }
     let reset = ResetCurrent;
+    let mut core = core;
+    core.counts.start_busy(Instant::now());
     let core = cx.run(core);
     cx.shutdown_core(core);
     drop(reset);
     run_hook("on_thread_stop", &handle.shared.config.on_thread_stop);
+}
+
+/// True on a worker thread of `handle`'s scheduler.
+pub(crate) fn is_worker_of(handle: &Handle) -> bool {
+    CURRENT.with(|current| {
+        // SAFETY: as in `schedule_local`.
+        unsafe { current.get().as_ref() }.is_some_and(|cx| cx.handle.ptr_eq(handle))
+    })
 }
 
 /// Puts a task woken on a worker of `handle`'s scheduler into that worker's
@@ -257,6 +283,7 @@ impl Context {
             }
         }
         if let Some(task) = core.lifo.take() {
+            core.counts.lifo_hits += 1;
             return Some(task);
         }
         if let Some(task) = core.local.pop() {
@@ -303,9 +330,17 @@ impl Context {
             }
         }
         core.count_poll();
+        let shared = self.shared();
+        let timing = shared.config.poll_time_histogram.as_ref();
+        let watch = core
+            .stall_watch
+            .then(|| &shared.worker_metrics[core.index].watch);
+        if let Some(watch) = watch {
+            watch.poll_started(core.counts.poll_count, task.id());
+        }
         *self.core.borrow_mut() = Some(core);
-        coop::with_budget(Budget::initial(), || {
-            task.run();
+        let exhausted = coop::with_budget(Budget::initial(), || {
+            self.poll(task, timing);
             let mut lifo_polls = 0;
             loop {
                 let next = {
@@ -319,20 +354,49 @@ impl Context {
                         break;
                     }
                     core.count_poll();
+                    core.counts.lifo_hits += 1;
+                    if let Some(watch) = watch {
+                        watch.poll_started(core.counts.poll_count, next.id());
+                    }
                     next
                 };
                 lifo_polls += 1;
-                next.run();
+                self.poll(next, timing);
             }
+            !coop::has_budget_remaining()
         });
-        self.core
+        if let Some(watch) = watch {
+            watch.idle();
+        }
+        let mut core = self
+            .core
             .borrow_mut()
             .take()
-            .expect("worker core missing after a poll")
+            .expect("worker core missing after a poll");
+        if exhausted {
+            core.counts.budget_forced_yields += 1;
+        }
+        core
+    }
+
+    /// Polls one task, timing the poll if the poll-time histogram is on.
+    fn poll(&self, task: Notified<Handle>, timing: Option<&PollTimeHistogram>) {
+        let Some(histogram) = timing else {
+            task.run();
+            return;
+        };
+        let start = Instant::now();
+        task.run();
+        let elapsed = start.elapsed();
+        if let Some(core) = self.core.borrow_mut().as_mut() {
+            core.counts.record_poll_time(histogram, elapsed);
+        }
     }
 
     fn maintenance(&self, core: Box<Core>) -> Box<Core> {
-        self.publish_metrics(&core);
+        let now = Instant::now();
+        self.shared().clock.refresh_at(now);
+        self.publish_metrics(&core, now);
         let core = self.in_driver(core, |_| self.shared().driver.poll_now());
         if core.has_queued_work() {
             // What the driver woke is queued here: let a sleeper share it.
@@ -362,7 +426,13 @@ impl Context {
         let shared = self.shared();
         let index = core.index;
         core.counts.park_count += 1;
-        self.publish_metrics(&core);
+        let now = Instant::now();
+        core.counts.stop_busy(now);
+        self.publish_metrics(&core, now);
+        let watch = &shared.worker_metrics[index].watch;
+        if core.stall_watch {
+            watch.parked();
+        }
         if shared
             .idle
             .transition_worker_to_parked(index, core.is_searching)
@@ -372,6 +442,7 @@ impl Context {
         core.is_searching = false;
         loop {
             core = self.in_driver(core, Parker::park);
+            core.counts.unpark_count += 1;
             if shared.is_shutdown() {
                 shared.idle.unpark_worker_by_id(index);
                 break;
@@ -397,6 +468,12 @@ impl Context {
             // Spurious, or an unpark meant for a sleeper that is already
             // awake: sleep again.
         }
+        let now = Instant::now();
+        core.counts.start_busy(now);
+        shared.clock.refresh_at(now);
+        if let Some(watchdog) = &shared.watchdog {
+            watch.unparked(watchdog);
+        }
         core
     }
 
@@ -414,8 +491,8 @@ impl Context {
         }
     }
 
-    fn publish_metrics(&self, core: &Core) {
-        self.shared().worker_metrics[core.index].publish(&core.counts, core.local.len());
+    fn publish_metrics(&self, core: &Core, now: Instant) {
+        self.shared().worker_metrics[core.index].publish(&core.counts, core.local.len(), now);
     }
 
     /// The scheduler is shutting down: drop this worker's queued references
@@ -425,7 +502,9 @@ impl Context {
         while let Some(task) = core.local.pop() {
             drop(task);
         }
-        self.publish_metrics(&core);
+        let now = Instant::now();
+        core.counts.stop_busy(now);
+        self.publish_metrics(&core, now);
     }
 }
 

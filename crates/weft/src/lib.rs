@@ -114,13 +114,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // The context's handle is borrowed, not cloned: a clone and drop per
-    // spawn would bounce the handle's reference count between workers.
-    runtime::with_current(|current| match current {
-        Some(handle) => Ok(handle.spawn(future)),
-        None => Err(future),
-    })
-    .unwrap_or_else(|future| runtime::global().spawn(future))
+    task::spawn_at(future, None, std::panic::Location::caller())
 }
 
 /// Runs the blocking closure `f` on the current runtime's blocking pool

@@ -66,8 +66,8 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     let waker = unsafe { borrowed_waker(ptr) };
     let mut cx = Context::from_waker(&waker);
     let polled = {
-        let _current = CurrentTaskGuard::enter(cell.header.id);
-        panic::catch_unwind(AssertUnwindSafe(|| {
+        let current = CurrentTaskGuard::enter(cell.header.id);
+        let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: we hold RUNNING, so we have exclusive access to the
                 // stage.
@@ -79,7 +79,10 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
                 let future = unsafe { Pin::new_unchecked(future) };
                 future.poll(&mut cx)
             })
-        }))
+        }));
+        cell.header
+            .record_poll(polled.as_ref().is_ok_and(Poll::is_pending) && current.waited_on_join());
+        polled
     };
 
     let output = match polled {

@@ -57,6 +57,11 @@ impl Id {
         self.0.get() >> BLOCK_SHIFT
     }
 
+    /// The id with this number, if it could be one.
+    pub(crate) fn from_u64(id: u64) -> Option<Id> {
+        NonZeroU64::new(id).map(Id)
+    }
+
     /// The id as a number, e.g. for logs.
     pub fn as_u64(self) -> u64 {
         self.0.get()
@@ -71,6 +76,14 @@ impl fmt::Display for Id {
 
 thread_local! {
     static CURRENT: Cell<Option<Id>> = const { Cell::new(None) };
+    /// Set when a `JoinHandle` polled by the current task was not ready;
+    /// cleared when a poll begins.
+    static WAITING_ON_JOIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A `JoinHandle` awaited on this thread was not ready.
+pub(crate) fn note_waiting_on_join() {
+    WAITING_ON_JOIN.with(|waiting| waiting.set(true));
 }
 
 /// Sets the current task id for the duration of one poll.
@@ -81,7 +94,13 @@ pub(crate) struct CurrentTaskGuard {
 impl CurrentTaskGuard {
     pub(crate) fn enter(id: Id) -> CurrentTaskGuard {
         let previous = CURRENT.with(|current| current.replace(Some(id)));
+        WAITING_ON_JOIN.with(|waiting| waiting.set(false));
         CurrentTaskGuard { previous }
+    }
+
+    /// Whether a `JoinHandle` was awaited and not ready since `enter`.
+    pub(crate) fn waited_on_join(&self) -> bool {
+        WAITING_ON_JOIN.with(Cell::get)
     }
 }
 

@@ -97,6 +97,8 @@ impl<T> Future for JoinHandle<T> {
         };
         if output.is_ready() {
             coop.made_progress();
+        } else {
+            super::id::note_waiting_on_join();
         }
         output
     }

@@ -47,6 +47,40 @@ pub use id::{try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
 use raw::{Cell, Header, RawTask};
 
+/// What a live task is doing, as a task dump shows it.
+///
+/// # Examples
+///
+/// ```
+/// use weft_scheduler::task::TaskState;
+///
+/// assert_eq!(TaskState::WaitingOnJoin.to_string(), "waiting on join");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Waiting to be woken (its last poll returned `Pending`).
+    Idle,
+    /// Woken and queued, waiting for a worker.
+    Scheduled,
+    /// Being polled by a worker right now (or finishing).
+    Running,
+    /// Idle, and its last poll was waiting for another task's
+    /// `JoinHandle`.
+    WaitingOnJoin,
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskState::Idle => "idle",
+            TaskState::Scheduled => "scheduled",
+            TaskState::Running => "running",
+            TaskState::WaitingOnJoin => "waiting on join",
+        })
+    }
+}
+
 /// What a task needs from whoever runs it.
 pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// Queues a task that was woken.
@@ -96,6 +130,23 @@ impl<S: 'static> Task<S> {
         self.raw.id()
     }
 
+    /// The task's state as a dump shows it, and its poll count.
+    pub(crate) fn observe(&self) -> (TaskState, u64) {
+        let header = self.header();
+        let polls = header.polls.load(std::sync::atomic::Ordering::Relaxed);
+        let snapshot = header.state.load();
+        let state = if snapshot.is_running() || snapshot.is_complete() {
+            TaskState::Running
+        } else if snapshot.is_notified() {
+            TaskState::Scheduled
+        } else if polls & raw::WAITING_ON_JOIN != 0 {
+            TaskState::WaitingOnJoin
+        } else {
+            TaskState::Idle
+        };
+        (state, u64::from(polls & !raw::WAITING_ON_JOIN))
+    }
+
     /// Cancels the task for runtime shutdown (a no-op if it already
     /// completed), giving up this reference.
     pub(crate) fn shutdown(self) {
@@ -126,6 +177,10 @@ pub(crate) struct Notified<S: 'static>(pub(crate) Task<S>);
 
 impl<S: 'static> Notified<S> {
     /// Polls the task once (or cancels it, if it was aborted).
+    pub(crate) fn id(&self) -> Id {
+        self.0.id()
+    }
+
     pub(crate) fn run(self) {
         let raw = self.0.raw;
         std::mem::forget(self);

@@ -22,9 +22,30 @@ pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: Id,
-    /// Position in the owning scheduler's task list; `usize::MAX` when in
+    /// Position in the owning scheduler's task list; `u32::MAX` when in
     /// none. Read and written only under that list's shard lock.
-    pub(crate) owned_index: UnsafeCell<usize>,
+    pub(crate) owned_index: UnsafeCell<u32>,
+    /// Polls so far (saturating at 2^31 - 1), and in the top bit whether the
+    /// last poll returned `Pending` after awaiting a `JoinHandle` that was
+    /// not ready. Written only by the thread holding `RUNNING` (a load and
+    /// a store, no read-modify-write), read by task dumps on any thread.
+    /// Statistics only: std's atomic even under loom.
+    pub(crate) polls: std::sync::atomic::AtomicU32,
+}
+
+/// The top bit of [`Header::polls`].
+pub(crate) const WAITING_ON_JOIN: u32 = 1 << 31;
+
+impl Header {
+    /// Counts a finished poll; `waiting_on_join` as for [`Header::polls`].
+    /// Called by the thread holding `RUNNING` only.
+    pub(crate) fn record_poll(&self, waiting_on_join: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let polls = (self.polls.load(Relaxed) & !WAITING_ON_JOIN).saturating_add(1);
+        let polls = polls.min(WAITING_ON_JOIN - 1);
+        let flag = if waiting_on_join { WAITING_ON_JOIN } else { 0 };
+        self.polls.store(polls | flag, Relaxed);
+    }
 }
 
 /// Type-erased operations on a task.
@@ -75,7 +96,8 @@ impl<F: Future, S: Schedule> Cell<F, S> {
                 state: State::new(),
                 vtable: harness::vtable::<F, S>(),
                 id,
-                owned_index: UnsafeCell::new(usize::MAX),
+                owned_index: UnsafeCell::new(u32::MAX),
+                polls: std::sync::atomic::AtomicU32::new(0),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),

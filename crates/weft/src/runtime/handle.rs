@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 
 use super::{block_on, context};
 use crate::task::JoinHandle;
 
-pub use weft_scheduler::RuntimeMetrics;
+use super::RuntimeMetrics;
+use weft_scheduler::Dump;
 
 /// A cloneable handle to a runtime: spawns tasks onto it and blocks on
 /// futures in it, from any thread.
@@ -104,7 +106,22 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.scheduler().spawn(future)
+        self.spawn_at(future, None, Location::caller())
+    }
+
+    /// Spawns with the spawn location (and a name) given, for the spawn
+    /// functions that reach here through a closure.
+    pub(crate) fn spawn_at<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.scheduler().spawn_at(future, name, location)
     }
 
     /// Runs `f` on this runtime's blocking pool; see
@@ -156,7 +173,36 @@ impl Handle {
     /// assert_eq!(rt.handle().metrics().num_workers(), 2);
     /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
-        self.scheduler().metrics()
+        RuntimeMetrics::new(self.scheduler().metrics(), self.reactor().clone())
+    }
+
+    /// Lists this runtime's live tasks: id, name, spawn location, state,
+    /// age and poll count, sorted by id. `Display` prints a table.
+    ///
+    /// Safe to call at any time, from any thread, also while every worker
+    /// is busy or blocked: it locks each shard of the task list in turn for
+    /// as long as copying its entries takes, and costs nothing when not
+    /// called. See [`Dump`](crate::runtime::Dump) for what it guarantees.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::runtime::TaskState;
+    ///
+    /// let rt = weft::Runtime::new().unwrap();
+    /// let task = weft::task::Builder::new()
+    ///     .name("waiter")
+    ///     .spawn_on(std::future::pending::<()>(), rt.handle());
+    /// let dump = rt.handle().dump();
+    /// let waiter = &dump.tasks()[0];
+    /// assert_eq!(waiter.name(), Some("waiter"));
+    /// assert_eq!(waiter.spawn_location().file(), file!());
+    /// assert!(matches!(waiter.state(), TaskState::Idle | TaskState::Scheduled));
+    /// println!("{dump}");
+    /// task.abort();
+    /// ```
+    pub fn dump(&self) -> Dump {
+        self.scheduler().dump()
     }
 }
 

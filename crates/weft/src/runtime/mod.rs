@@ -6,6 +6,7 @@ mod builder;
 mod context;
 mod global;
 mod handle;
+mod metrics;
 mod park;
 
 use std::fmt;
@@ -18,7 +19,10 @@ use weft_scheduler::Scheduler;
 pub use builder::Builder;
 pub(crate) use context::{with_current, with_reactor};
 pub(crate) use global::global;
-pub use handle::{Handle, RuntimeMetrics, TryCurrentError};
+pub use handle::{Handle, TryCurrentError};
+pub use metrics::RuntimeMetrics;
+pub use weft_scheduler::task::TaskState;
+pub use weft_scheduler::{Dump, StallInfo, TaskDump};
 
 use crate::task::JoinHandle;
 

@@ -218,6 +218,7 @@ impl<T> JoinSet<T> {
     ///     assert_eq!(set.join_next().await.unwrap().unwrap(), "done");
     /// });
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&mut self, future: F) -> AbortHandle
     where
         F: Future<Output = T> + Send + 'static,
@@ -243,6 +244,7 @@ impl<T> JoinSet<T> {
     /// let out = rt.block_on(async { set.join_next().await });
     /// assert_eq!(out.unwrap().unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn spawn_on<F>(&mut self, future: F, handle: &crate::runtime::Handle) -> AbortHandle
     where
         F: Future<Output = T> + Send + 'static,

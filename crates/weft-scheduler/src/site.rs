@@ -1,0 +1,202 @@
+//! What the runtime remembers about each live task besides the task itself
+//! (where it was spawned, when, whether it has a name), packed into one
+//! word next to the task in the owned-task list, so it costs no room in
+//! the task allocation and 8 bytes in the list.
+//!
+//! - **Spawn site**: `spawn` is `#[track_caller]`; its `Location` is
+//!   interned once per call site into a process-wide table and stored as a
+//!   23-bit index. A per-thread cache makes a repeated spawn from the same
+//!   site a load and a compare.
+//! - **Spawn time**: milliseconds since the scheduler started, read from
+//!   its [`Clock`] (40 bits: 34 years).
+//! - **Named**: one bit; the name itself lives in the shard's name map, so
+//!   only named tasks pay for it.
+//!
+//! None of this is part of a synchronisation protocol, so it uses std's
+//! mutex and thread-locals even under loom.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SITE_BITS: u32 = 23;
+const TIME_BITS: u32 = 40;
+const SITE_MASK: u64 = (1 << SITE_BITS) - 1;
+const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
+const NAMED: u64 = 1 << 63;
+/// Index of the "unknown" site, used if the table is ever full.
+const UNKNOWN_SITE: u32 = 0;
+
+/// A spawn site, its time and whether it has a name, in one word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SpawnInfo(u64);
+
+impl SpawnInfo {
+    pub(crate) fn new(site: &'static Location<'static>, spawned_ms: u64, named: bool) -> SpawnInfo {
+        let site = u64::from(intern(site));
+        let time = spawned_ms.min(TIME_MASK);
+        SpawnInfo(site | time << SITE_BITS | if named { NAMED } else { 0 })
+    }
+
+    /// Spawn information for tests that bind tasks by hand.
+    #[cfg(test)]
+    #[track_caller]
+    pub(crate) fn test_info() -> SpawnInfo {
+        SpawnInfo::new(Location::caller(), 0, false)
+    }
+
+    pub(crate) fn site(self) -> &'static Location<'static> {
+        lookup((self.0 & SITE_MASK) as u32)
+    }
+
+    pub(crate) fn spawned_ms(self) -> u64 {
+        (self.0 >> SITE_BITS) & TIME_MASK
+    }
+
+    pub(crate) fn is_named(self) -> bool {
+        self.0 & NAMED != 0
+    }
+}
+
+struct Table {
+    sites: Vec<&'static Location<'static>>,
+    index: HashMap<Location<'static>, u32>,
+}
+
+static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+thread_local! {
+    /// Direct-mapped cache of this thread's recent spawn sites: (address of
+    /// the `Location`, index).
+    static CACHE: [Cell<(usize, u32)>; 8] = const { [const { Cell::new((0, 0)) }; 8] };
+}
+
+fn intern(site: &'static Location<'static>) -> u32 {
+    let address = site as *const Location<'static> as usize;
+    let slot = (address >> 3) % 8;
+    let cached = CACHE.try_with(|cache| {
+        let (key, index) = cache[slot].get();
+        (key == address).then_some(index)
+    });
+    if let Ok(Some(index)) = cached {
+        return index;
+    }
+    let index = intern_slow(site);
+    let _ = CACHE.try_with(|cache| cache[slot].set((address, index)));
+    index
+}
+
+#[cold]
+fn intern_slow(site: &'static Location<'static>) -> u32 {
+    let mut table = TABLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let table = table.get_or_insert_with(|| Table {
+        // Index 0 (`UNKNOWN_SITE`) names this function: only seen if more
+        // than 8 million distinct call sites ever spawned.
+        sites: vec![Location::caller()],
+        index: HashMap::new(),
+    });
+    if let Some(&index) = table.index.get(site) {
+        return index;
+    }
+    if table.sites.len() > SITE_MASK as usize {
+        return UNKNOWN_SITE;
+    }
+    let index = table.sites.len() as u32;
+    table.sites.push(site);
+    table.index.insert(*site, index);
+    index
+}
+
+fn lookup(index: u32) -> &'static Location<'static> {
+    let table = TABLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sites = &table.as_ref().expect("a spawn site was interned").sites;
+    sites[index as usize]
+}
+
+/// The scheduler's clock for task ages: a start instant, and a coarse
+/// "now" in milliseconds that workers refresh every `event_interval` turns
+/// and when they wake, so a spawn on a worker reads one shared word instead
+/// of the system clock (about 25 ns). Spawns from other threads refresh it.
+#[derive(Debug)]
+pub(crate) struct Clock {
+    start: Instant,
+    now_ms: AtomicU64,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Clock {
+        Clock {
+            start: Instant::now(),
+            now_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Milliseconds since the start, as last refreshed.
+    pub(crate) fn coarse_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::Relaxed)
+    }
+
+    /// Reads the system clock and publishes it; returns milliseconds since
+    /// the start.
+    pub(crate) fn refresh(&self) -> u64 {
+        self.refresh_at(Instant::now())
+    }
+
+    /// As [`refresh`](Clock::refresh), with the time already read.
+    pub(crate) fn refresh_at(&self, now: Instant) -> u64 {
+        let now = self.since_start(now);
+        // `fetch_max`, not a store: refreshes from several threads race,
+        // and the clock must not step back.
+        self.now_ms.fetch_max(now, Ordering::Relaxed);
+        now
+    }
+
+    pub(crate) fn since_start(&self, instant: Instant) -> u64 {
+        instant.saturating_duration_since(self.start).as_millis() as u64
+    }
+
+    /// How long ago `ms` (milliseconds since the start) was, at `now`.
+    pub(crate) fn age(&self, ms: u64, now: Instant) -> Duration {
+        Duration::from_millis(self.since_start(now).saturating_sub(ms))
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn here() -> &'static Location<'static> {
+        Location::caller()
+    }
+
+    #[test]
+    fn packs_site_time_and_name() {
+        let site = here();
+        let info = SpawnInfo::new(site, 123_456, true);
+        assert_eq!(info.site(), site);
+        assert_eq!(info.spawned_ms(), 123_456);
+        assert!(info.is_named());
+        let other = here();
+        let info = SpawnInfo::new(other, TIME_MASK + 5, false);
+        assert_eq!(info.site().line(), other.line());
+        assert_eq!(info.spawned_ms(), TIME_MASK, "time saturates");
+        assert!(!info.is_named());
+    }
+
+    #[test]
+    fn one_site_one_index() {
+        let sites: Vec<_> = (0..3).map(|_| here()).collect();
+        let indexes: Vec<_> = sites.iter().map(|site| intern(site)).collect();
+        assert_eq!(indexes[0], indexes[1]);
+        assert_eq!(indexes[1], indexes[2]);
+        assert_ne!(intern(here()), indexes[0]);
+    }
+}
