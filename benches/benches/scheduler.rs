@@ -238,11 +238,26 @@ impl Spawner for SmolSpawner {
 // Runtimes and the executors criterion drives them through.
 // ---------------------------------------------------------------------------
 
+/// `WEFT_BENCH_OBSERVE` picks what weft observes while benchmarked, to
+/// measure what observing costs: unset or `default` (metrics and the stall
+/// detector, as shipped), `no-stall` (the detector off), `histogram` (the
+/// poll-time histogram on as well).
 fn weft_runtime(n: usize) -> weft::Runtime {
-    weft::Runtime::builder()
-        .worker_threads(n)
-        .build()
-        .expect("build weft runtime")
+    let mut builder = weft::Runtime::builder();
+    builder.worker_threads(n);
+    match std::env::var("WEFT_BENCH_OBSERVE").as_deref() {
+        Err(_) | Ok("default") => {}
+        Ok("no-stall") => {
+            builder.stall_threshold(None);
+        }
+        Ok("histogram") => {
+            builder.enable_poll_time_histogram();
+        }
+        Ok(other) => {
+            panic!("WEFT_BENCH_OBSERVE={other:?}: expected default, no-stall or histogram")
+        }
+    }
+    builder.build().expect("build weft runtime")
 }
 
 fn tokio_runtime(n: usize) -> tokio::runtime::Runtime {

@@ -34,6 +34,15 @@ impl Budget {
 
 thread_local! {
     static CURRENT: Cell<Budget> = const { Cell::new(Budget::unconstrained()) };
+    /// Set when a resource answered `Pending` because the budget was spent;
+    /// the worker reads and clears it after each task run (a metric).
+    static DENIED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a resource refused work for lack of budget since the last call;
+/// clears the flag.
+pub(crate) fn take_denied() -> bool {
+    DENIED.with(|denied| denied.replace(false))
 }
 
 /// Runs `f` with `budget`, restoring the previous budget afterwards (also
@@ -99,6 +108,7 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
         let before = current.get();
         match before.0 {
             Some(0) => {
+                DENIED.with(|denied| denied.set(true));
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }

@@ -72,9 +72,11 @@ impl TaskDump {
         self.state
     }
 
-    /// How long ago the task was spawned. Workers refresh the clock spawns
-    /// read every `event_interval` polls and when they wake, so for a task
-    /// spawned on a worker this may read high by that much.
+    /// How long ago the task was spawned. Spawns read a coarse clock that
+    /// the runtime refreshes while it is awake (see the `Clock` notes in
+    /// the source), so this may read high by up to one `event_interval` of
+    /// polls or one stall-watchdog period (25 ms by default), whichever is
+    /// longer.
     pub fn age(&self) -> Duration {
         self.age
     }

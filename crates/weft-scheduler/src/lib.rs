@@ -181,7 +181,8 @@ impl RuntimeMetrics {
         self.worker(worker).unpark_count.load(Ordering::Relaxed)
     }
 
-    /// Polls of a task taken from worker `worker`'s LIFO slot.
+    /// Polls of a task taken from worker `worker`'s LIFO slot (a task woken
+    /// by the task the worker just ran, or by I/O it just polled).
     ///
     /// # Panics
     ///
@@ -190,7 +191,8 @@ impl RuntimeMetrics {
         self.worker(worker).lifo_hits.load(Ordering::Relaxed)
     }
 
-    /// Task runs on worker `worker` that used up the whole coop budget.
+    /// Task runs on worker `worker` in which a resource answered `Pending`
+    /// because the coop budget was spent, making the task yield.
     ///
     /// # Panics
     ///

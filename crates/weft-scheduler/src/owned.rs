@@ -24,13 +24,17 @@ pub(crate) struct OwnedTasks<S: 'static> {
     mask: usize,
 }
 
+/// `repr(C)`, hot fields first: the lock word and everything a spawn or a
+/// completion touches (`tasks`, `spawned`, `closed`) share one cache line;
+/// the name map, rarely touched, comes after.
+#[repr(C)]
 struct Shard<S: 'static> {
     tasks: Vec<Entry<S>>,
-    /// Names of the named tasks among `tasks`.
-    names: HashMap<Id, StdArc<str>>,
     /// Tasks ever bound to this shard.
     spawned: u64,
     closed: bool,
+    /// Names of the named tasks among `tasks`.
+    names: HashMap<Id, StdArc<str>>,
 }
 
 struct Entry<S: 'static> {

@@ -120,7 +120,9 @@ pub(crate) struct Remote {
 pub(crate) struct Shared {
     pub(crate) remotes: Box<[Remote]>,
     pub(crate) injector: Injector<Notified<Handle>>,
-    pub(crate) idle: Idle,
+    /// Padded: workers write it on every search and park, and the fields
+    /// around it are read on every spawn and every turn of a worker's loop.
+    pub(crate) idle: CachePadded<Idle>,
     pub(crate) owned: OwnedTasks<Handle>,
     pub(crate) driver: std::sync::Arc<Driver>,
     /// Padded: each worker writes its own entry.
@@ -128,10 +130,13 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     pub(crate) config: Config,
     pub(crate) is_shutdown: AtomicBool,
-    /// Spawn times and task ages are read from here.
-    pub(crate) clock: Clock,
-    /// The stall detector's shared half, if it is on.
-    pub(crate) watchdog: Option<Watchdog>,
+    /// Spawn times and task ages are read from here. Padded: workers write
+    /// it when they wake, and the fields around it are read on every turn
+    /// of every worker's loop.
+    pub(crate) clock: CachePadded<Clock>,
+    /// The stall detector's shared half, if it is on. Padded: the watchdog
+    /// takes its lock on every look.
+    pub(crate) watchdog: CachePadded<Option<Watchdog>>,
     /// Tasks pushed to the injector from outside the workers. Padded: one
     /// relaxed increment per remote schedule, from any thread.
     pub(crate) remote_schedules: CachePadded<std::sync::atomic::AtomicU64>,
@@ -236,7 +241,7 @@ impl Scheduler {
         for remote in shared.remotes.iter() {
             remote.unparker.unpark();
         }
-        if let Some(watchdog) = &shared.watchdog {
+        if let Some(watchdog) = &*shared.watchdog {
             watchdog.wake();
         }
         if let Some(thread) = self.watchdog.lock().take() {
@@ -309,7 +314,7 @@ impl Shared {
 
     /// The watchdog thread's body.
     fn run_watchdog(&self) {
-        let Some(watchdog) = &self.watchdog else {
+        let Some(watchdog) = &*self.watchdog else {
             return;
         };
         let watches: Vec<_> = self.worker_metrics.iter().map(|m| &m.watch).collect();
@@ -368,13 +373,10 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        // A spawn on one of our workers reads the clock the workers keep
-        // fresh; any other thread reads the system clock.
-        let now = if worker::is_worker_of(self) {
-            self.shared.clock.coarse_ms()
-        } else {
-            self.shared.clock.refresh()
-        };
+        // A shared word while a worker is awake; the system clock only
+        // for a spawn onto a runtime that sleeps, which also pays for
+        // waking a worker (see `Clock`).
+        let now = self.shared.clock.spawn_ms();
         let info = SpawnInfo::new(location, now, name.is_some());
         match self.shared.owned.bind(task, info, name) {
             Ok(()) => self.schedule_task(notified, false),

@@ -18,7 +18,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -121,13 +121,22 @@ fn lookup(index: u32) -> &'static Location<'static> {
 }
 
 /// The scheduler's clock for task ages: a start instant, and a coarse
-/// "now" in milliseconds that workers refresh every `event_interval` turns
-/// and when they wake, so a spawn on a worker reads one shared word instead
-/// of the system clock (about 25 ns). Spawns from other threads refresh it.
+/// "now" in milliseconds, so a spawn reads one shared word instead of the
+/// system clock (about 25 ns).
+///
+/// The coarse clock is *fresh* from the moment a worker wakes (and
+/// refreshes it) until the last awake worker parks. While fresh it is
+/// refreshed by every awake worker every `event_interval` turns of its
+/// loop, and by the stall watchdog on every look (every 25 ms by default).
+/// A spawn reads it while it is fresh and reads the system clock
+/// otherwise. So a spawn time is early (a task's age reads high) by at
+/// most the time an awake worker takes for `event_interval` turns, or one
+/// watchdog period if that is shorter.
 #[derive(Debug)]
 pub(crate) struct Clock {
     start: Instant,
     now_ms: AtomicU64,
+    fresh: AtomicBool,
 }
 
 impl Clock {
@@ -135,12 +144,31 @@ impl Clock {
         Clock {
             start: Instant::now(),
             now_ms: AtomicU64::new(0),
+            fresh: AtomicBool::new(false),
         }
     }
 
-    /// Milliseconds since the start, as last refreshed.
-    pub(crate) fn coarse_ms(&self) -> u64 {
-        self.now_ms.load(Ordering::Relaxed)
+    /// Milliseconds since the start, for a spawn time: the coarse clock
+    /// while it is fresh, else the system clock.
+    pub(crate) fn spawn_ms(&self) -> u64 {
+        if self.fresh.load(Ordering::Relaxed) {
+            self.now_ms.load(Ordering::Relaxed)
+        } else {
+            self.refresh()
+        }
+    }
+
+    /// A worker woke: refresh, and the clock stays fresh while it is awake.
+    pub(crate) fn worker_woke(&self, now: Instant) {
+        self.refresh_at(now);
+        if !self.fresh.load(Ordering::Relaxed) {
+            self.fresh.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The last awake worker is parking: nobody refreshes the clock now.
+    pub(crate) fn all_asleep(&self) {
+        self.fresh.store(false, Ordering::Relaxed);
     }
 
     /// Reads the system clock and publishes it; returns milliseconds since
@@ -152,9 +180,13 @@ impl Clock {
     /// As [`refresh`](Clock::refresh), with the time already read.
     pub(crate) fn refresh_at(&self, now: Instant) -> u64 {
         let now = self.since_start(now);
-        // `fetch_max`, not a store: refreshes from several threads race,
-        // and the clock must not step back.
-        self.now_ms.fetch_max(now, Ordering::Relaxed);
+        // Written only when it moves (at most once a millisecond), so
+        // readers keep the line in their caches. `fetch_max`, not a store:
+        // refreshes from several threads race, and the clock must not step
+        // back.
+        if self.now_ms.load(Ordering::Relaxed) < now {
+            self.now_ms.fetch_max(now, Ordering::Relaxed);
+        }
         now
     }
 

@@ -39,7 +39,7 @@ use crate::task::Id;
 ///
 /// fn log_stall(info: &StallInfo) {
 ///     eprintln!(
-///         "stall: task {} from {} has run {:?} on worker {}",
+///         "stall: task {} from {:?} has run {:?} on worker {}",
 ///         info.task_id(),
 ///         info.spawn_location(),
 ///         info.elapsed(),
@@ -68,10 +68,10 @@ impl StallInfo {
         self.name.as_deref()
     }
 
-    /// Where the task was spawned (`None` only if it completed between
-    /// detection and this report).
-    pub fn spawn_location(&self) -> &'static Location<'static> {
-        self.location.unwrap_or_else(|| Location::caller())
+    /// Where the task was spawned: `None` only if the stalled poll ended
+    /// and the task completed between the watchdog's look and the report.
+    pub fn spawn_location(&self) -> Option<&'static Location<'static>> {
+        self.location
     }
 
     /// How long the poll has been running when reported: at least the

@@ -36,6 +36,12 @@ const MAX_LIFO_POLLS: u32 = 3;
 
 /// What one worker owns. It moves into the thread-local context while a task
 /// runs, so the task's wakes and spawns can reach the local queue.
+///
+/// Aligned to 128 bytes (two cache lines, the unit the prefetcher pulls):
+/// the workers' cores are allocated together at start-up, and one worker's
+/// counters written on every poll must not share a line with the next
+/// worker's core.
+#[repr(align(128))]
 pub(crate) struct Core {
     index: usize,
     /// Ticks (task polls) left until the next injector check.
@@ -118,15 +124,15 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
     let shared = Shared {
         remotes: remotes.into_boxed_slice(),
         injector: Injector::new(),
-        idle: Idle::new(num_workers),
+        idle: CachePadded::new(Idle::new(num_workers)),
         owned: OwnedTasks::new(num_workers),
         driver,
         worker_metrics: worker_metrics.into_boxed_slice(),
         blocking: crate::blocking::BlockingPool::new(&config),
         config,
         is_shutdown: AtomicBool::new(false),
-        clock: crate::site::Clock::new(),
-        watchdog,
+        clock: CachePadded::new(crate::site::Clock::new()),
+        watchdog: CachePadded::new(watchdog),
         remote_schedules: CachePadded::new(std::sync::atomic::AtomicU64::new(0)),
     };
     (
@@ -167,19 +173,13 @@ fn run(handle: Handle, core: Box<Core>) {
     }
     let reset = ResetCurrent;
     let mut core = core;
-    core.counts.start_busy(Instant::now());
+    let now = Instant::now();
+    core.counts.start_busy(now);
+    handle.shared.clock.worker_woke(now);
     let core = cx.run(core);
     cx.shutdown_core(core);
     drop(reset);
     run_hook("on_thread_stop", &handle.shared.config.on_thread_stop);
-}
-
-/// True on a worker thread of `handle`'s scheduler.
-pub(crate) fn is_worker_of(handle: &Handle) -> bool {
-    CURRENT.with(|current| {
-        // SAFETY: as in `schedule_local`.
-        unsafe { current.get().as_ref() }.is_some_and(|cx| cx.handle.ptr_eq(handle))
-    })
 }
 
 /// Puts a task woken on a worker of `handle`'s scheduler into that worker's
@@ -339,7 +339,7 @@ impl Context {
             watch.poll_started(core.counts.poll_count, task.id());
         }
         *self.core.borrow_mut() = Some(core);
-        let exhausted = coop::with_budget(Budget::initial(), || {
+        let forced_yield = coop::with_budget(Budget::initial(), || {
             self.poll(task, timing);
             let mut lifo_polls = 0;
             loop {
@@ -363,7 +363,9 @@ impl Context {
                 lifo_polls += 1;
                 self.poll(next, timing);
             }
-            !coop::has_budget_remaining()
+            // Once the budget is spent the LIFO chain stops, so at most one
+            // poll of this run was refused by its resources.
+            coop::take_denied()
         });
         if let Some(watch) = watch {
             watch.idle();
@@ -373,7 +375,7 @@ impl Context {
             .borrow_mut()
             .take()
             .expect("worker core missing after a poll");
-        if exhausted {
+        if forced_yield {
             core.counts.budget_forced_yields += 1;
         }
         core
@@ -433,10 +435,13 @@ impl Context {
         if core.stall_watch {
             watch.parked();
         }
-        if shared
+        let (last_searcher, last_awake) = shared
             .idle
-            .transition_worker_to_parked(index, core.is_searching)
-        {
+            .transition_worker_to_parked(index, core.is_searching);
+        if last_awake {
+            shared.clock.all_asleep();
+        }
+        if last_searcher {
             self.notify_if_work_pending();
         }
         core.is_searching = false;
@@ -468,10 +473,12 @@ impl Context {
             // Spurious, or an unpark meant for a sleeper that is already
             // awake: sleep again.
         }
-        let now = Instant::now();
-        core.counts.start_busy(now);
-        shared.clock.refresh_at(now);
-        if let Some(watchdog) = &shared.watchdog {
+        // Until this, spawns read the system clock: the coarse one is not
+        // marked fresh (see `Clock`).
+        let woke = Instant::now();
+        shared.clock.worker_woke(woke);
+        core.counts.start_busy(woke);
+        if let Some(watchdog) = &*shared.watchdog {
             watch.unparked(watchdog);
         }
         core

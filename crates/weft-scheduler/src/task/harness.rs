@@ -80,8 +80,11 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
                 future.poll(&mut cx)
             })
         }));
-        cell.header
-            .record_poll(polled.as_ref().is_ok_and(Poll::is_pending) && current.waited_on_join());
+        // Only a poll that leaves the task alive is counted: a dump never
+        // sees a completed task, and a short task skips the store.
+        if matches!(polled, Ok(Poll::Pending)) {
+            cell.header.record_poll(current.waited_on_join());
+        }
         polled
     };
 

@@ -262,9 +262,9 @@ impl RuntimeMetrics {
         self.scheduler.worker_unpark_count(worker)
     }
 
-    /// Polls by worker `worker` of a task taken from its LIFO slot (a task
-    /// woken by the task it ran just before, run next while its data is
-    /// warm in cache).
+    /// Polls by worker `worker` of a task taken from its LIFO slot: a task
+    /// woken by the task it ran just before (or by I/O it just polled), run
+    /// next while its data is warm in cache.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
@@ -275,9 +275,9 @@ impl RuntimeMetrics {
         self.scheduler.worker_lifo_hits(worker)
     }
 
-    /// Task runs on worker `worker` that used up their whole coop budget
-    /// (128 resource operations), after which their sockets and timers
-    /// answered `Pending` and made them yield.
+    /// Task runs on worker `worker` that were made to yield by the coop
+    /// budget: after 128 resource operations in one run, a socket or timer
+    /// answered `Pending` (and woke the task) although it was ready.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
