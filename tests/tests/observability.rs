@@ -162,10 +162,12 @@ fn task_and_poll_counts_follow_a_scripted_workload() {
         assert_eq!(metrics.spawned_tasks_count(), TASKS, "{workers} workers");
         // A task leaves the list before its JoinHandle sees it complete.
         assert_eq!(metrics.num_alive_tasks(), 0, "{workers} workers");
-        assert!(
-            metrics.remote_schedule_count() >= TASKS,
-            "{workers} workers: {} remote schedules",
-            metrics.remote_schedule_count()
+        // Counted as the workers take them from the global queue, and
+        // published when they park.
+        wait_for(
+            "the 100 remote schedules to be published",
+            || metrics.remote_schedule_count(),
+            |&count| count >= TASKS,
         );
         let polls = wait_for(
             "the 100 polls to be published",
@@ -673,6 +675,71 @@ fn a_panicking_stall_hook_leaves_the_runtime_running() {
         assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
     }
     assert_eq!(calls.get(), 2);
+}
+
+/// A hook that captures its own runtime's `Handle` (to take a dump, as the
+/// stall demo does) is dropped when the runtime is: it must not keep the
+/// runtime alive in a cycle through the runtime's own configuration.
+#[test]
+fn a_stall_hook_holding_a_handle_is_dropped_with_the_runtime() {
+    let witness = Arc::new(());
+    let handle_slot: Arc<Mutex<Option<Handle>>> = Arc::new(Mutex::new(None));
+    let (mut builder, _) = builder(1);
+    let hook_witness = witness.clone();
+    let hook_handle = handle_slot.clone();
+    let rt = builder
+        .on_stall(move |_| {
+            let _keep = &hook_witness;
+            if let Some(handle) = &*hook_handle.lock().unwrap() {
+                let _ = handle.dump();
+            }
+        })
+        .build()
+        .unwrap();
+    *handle_slot.lock().unwrap() = Some(rt.handle().clone());
+    drop(handle_slot);
+    // The builder keeps its own copy of the hook, as it keeps every
+    // setting, to build more runtimes.
+    drop(builder);
+    assert_eq!(Arc::strong_count(&witness), 2, "the hook holds the witness");
+    drop(rt);
+    assert_eq!(
+        Arc::strong_count(&witness),
+        1,
+        "the hook (and the Handle it holds) outlived its runtime"
+    );
+}
+
+/// A hook may drop the last `Runtime` (it runs on the watchdog thread):
+/// shutdown completes there, and cancels the tasks left, instead of the
+/// watchdog waiting for itself.
+#[test]
+fn a_stall_hook_may_drop_its_runtime() {
+    let slot: Arc<Mutex<Option<Runtime>>> = Arc::new(Mutex::new(None));
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let hook_slot = slot.clone();
+    let (mut builder, _) = builder(2);
+    let rt = builder
+        .stall_threshold(Some(THRESHOLD))
+        .on_stall(move |_| {
+            if let Some(rt) = hook_slot.lock().unwrap().take() {
+                drop(rt);
+                dropped_tx.send(()).unwrap();
+            }
+        })
+        .build()
+        .unwrap();
+    let waiting = rt.spawn(pending::<()>());
+    let stalled = rt.spawn(blocking_poll(STALL));
+    *slot.lock().unwrap() = Some(rt);
+    dropped_rx
+        .recv_timeout(LIMIT)
+        .expect("the hook's drop of the runtime did not return");
+    let waiting = weft::block_on(waiting).unwrap_err();
+    assert!(waiting.is_cancelled(), "{waiting:?}");
+    // The stalled poll finishes after the shutdown and cannot complete
+    // its task any more than cancel it; either way its handle resolves.
+    let _ = weft::block_on(stalled);
 }
 
 // ---------------------------------------------------------------------------

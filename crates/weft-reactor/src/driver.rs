@@ -295,8 +295,10 @@ impl Shared {
             }
         }
         drop(ios);
-        self.events_delivered
-            .fetch_add(delivered, Ordering::Relaxed);
+        if delivered > 0 {
+            self.events_delivered
+                .fetch_add(delivered, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn unpark(&self) {

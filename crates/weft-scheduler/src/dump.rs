@@ -72,11 +72,12 @@ impl TaskDump {
         self.state
     }
 
-    /// How long ago the task was spawned. Spawns read a coarse clock that
-    /// the runtime refreshes while it is awake (see the `Clock` notes in
-    /// the source), so this may read high by up to one `event_interval` of
-    /// polls or one stall-watchdog period (25 ms by default), whichever is
-    /// longer.
+    /// How long ago the task was spawned, give or take the coarse clock
+    /// spawns read: it may read high by up to one stall-watchdog period
+    /// (a quarter of the stall threshold, 25 ms by default). With the stall
+    /// detector off, by up to the time an awake worker takes for
+    /// `event_interval` polls, which a poll that blocks makes as long as it
+    /// blocks.
     pub fn age(&self) -> Duration {
         self.age
     }

@@ -66,21 +66,25 @@ impl Idle {
 
     /// A worker goes to sleep. True if it was the last searcher, in which
     /// case it must re-check the queues (and notify if they hold work).
-    /// Also returns whether this was the last unparked worker.
+    /// Calls `last_awake` (under the sleepers lock, which every wake-up
+    /// also takes, so nothing a woken worker does can come before it) if
+    /// this was the last unparked worker.
     pub(crate) fn transition_worker_to_parked(
         &self,
         worker: usize,
         is_searching: bool,
-    ) -> (bool, bool) {
+        last_awake: impl FnOnce(),
+    ) -> bool {
         let mut sleepers = self.sleepers.lock();
         let delta = UNPARKED_ONE + usize::from(is_searching);
         // SeqCst: the re-check of the queues that follows must not be
         // ordered before this decrement.
         let prev = self.state.fetch_sub(delta, Ordering::SeqCst);
         sleepers.push(worker);
-        let last_searcher = is_searching && searching(prev) == 1;
-        let last_awake = prev >> UNPARKED_SHIFT == 1;
-        (last_searcher, last_awake)
+        if prev >> UNPARKED_SHIFT == 1 {
+            last_awake();
+        }
+        is_searching && searching(prev) == 1
     }
 
     /// A worker with nothing local wants to steal; false if enough

@@ -88,10 +88,16 @@ impl RuntimeMetrics {
         self.handle.shared.owned.spawned()
     }
 
-    /// Tasks scheduled from outside the workers (spawned or woken on
-    /// another thread), through the global queue.
+    /// Tasks the workers took from the global queue, through which every
+    /// task spawned or woken outside the workers passes. Published like the
+    /// worker figures; tasks still waiting are in `injection_queue_depth`.
     pub fn remote_schedule_count(&self) -> u64 {
-        self.handle.shared.remote_schedules.load(Ordering::Relaxed)
+        self.handle
+            .shared
+            .worker_metrics
+            .iter()
+            .map(|worker| worker.injector_pops.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The poll-time histogram's buckets, if poll timing is on.
@@ -173,6 +179,8 @@ impl RuntimeMetrics {
     }
 
     /// Times worker `worker` woke from sleep (spurious wake-ups included).
+    /// Published when it next parks or every `event_interval` turns, so a
+    /// sleeping worker shows one park more than unparks.
     ///
     /// # Panics
     ///
@@ -182,7 +190,8 @@ impl RuntimeMetrics {
     }
 
     /// Polls of a task taken from worker `worker`'s LIFO slot (a task woken
-    /// by the task the worker just ran, or by I/O it just polled).
+    /// or spawned by the task the worker just ran, or woken by I/O it just
+    /// polled).
     ///
     /// # Panics
     ///

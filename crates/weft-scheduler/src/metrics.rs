@@ -22,6 +22,7 @@ pub(crate) struct WorkerMetrics {
     pub(crate) unpark_count: AtomicU64,
     pub(crate) lifo_hits: AtomicU64,
     pub(crate) budget_forced_yields: AtomicU64,
+    pub(crate) injector_pops: AtomicU64,
     pub(crate) busy_ns: AtomicU64,
     pub(crate) local_queue_depth: AtomicU64,
     /// Sum of the timed polls' durations; with the histogram only.
@@ -41,6 +42,8 @@ pub(crate) struct WorkerCounts {
     pub(crate) unpark_count: u64,
     pub(crate) lifo_hits: u64,
     pub(crate) budget_forced_yields: u64,
+    /// Tasks taken from the injector (the global queue).
+    pub(crate) injector_pops: u64,
     /// Busy time up to `busy_since`.
     pub(crate) busy: Duration,
     /// When the worker last woke; `None` while parked.
@@ -59,6 +62,7 @@ impl WorkerCounts {
             unpark_count: 0,
             lifo_hits: 0,
             budget_forced_yields: 0,
+            injector_pops: 0,
             busy: Duration::ZERO,
             busy_since: None,
             poll_time: Duration::ZERO,
@@ -102,6 +106,7 @@ impl WorkerMetrics {
             unpark_count: AtomicU64::new(0),
             lifo_hits: AtomicU64::new(0),
             budget_forced_yields: AtomicU64::new(0),
+            injector_pops: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             local_queue_depth: AtomicU64::new(0),
             poll_time_ns: AtomicU64::new(0),
@@ -120,6 +125,7 @@ impl WorkerMetrics {
         store(&self.unpark_count, counts.unpark_count);
         store(&self.lifo_hits, counts.lifo_hits);
         store(&self.budget_forced_yields, counts.budget_forced_yields);
+        store(&self.injector_pops, counts.injector_pops);
         store(&self.busy_ns, nanos(counts.busy_until(now)));
         store(&self.local_queue_depth, local_queue_depth as u64);
         store(&self.poll_time_ns, nanos(counts.poll_time));

@@ -137,9 +137,6 @@ pub(crate) struct Shared {
     /// The stall detector's shared half, if it is on. Padded: the watchdog
     /// takes its lock on every look.
     pub(crate) watchdog: CachePadded<Option<Watchdog>>,
-    /// Tasks pushed to the injector from outside the workers. Padded: one
-    /// relaxed increment per remote schedule, from any thread.
-    pub(crate) remote_schedules: CachePadded<std::sync::atomic::AtomicU64>,
 }
 
 /// A cloneable handle to a running scheduler: spawns tasks onto it from any
@@ -245,9 +242,14 @@ impl Scheduler {
             watchdog.wake();
         }
         if let Some(thread) = self.watchdog.lock().take() {
-            // The watchdog never runs user code but the hook, whose panics
-            // it catches; it cannot be this thread.
-            let _ = thread.join();
+            // A hook that dropped the runtime runs on the watchdog thread,
+            // which cannot wait for itself; it ends after the hook returns.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+        if let Some(watchdog) = &*shared.watchdog {
+            watchdog.drop_hook();
         }
         let workers = std::mem::take(&mut *self.workers.lock());
         let me = thread::current().id();
@@ -411,12 +413,14 @@ impl Handle {
         let snapshots = self.shared.owned.snapshot();
         let now = Instant::now();
         let clock = &self.shared.clock;
+        let sites = crate::site::sites(snapshots.iter().map(|task| task.info));
         let mut tasks: Vec<TaskDump> = snapshots
             .into_iter()
-            .map(|task| TaskDump {
+            .zip(sites)
+            .map(|(task, location)| TaskDump {
                 id: task.id,
                 name: task.name,
-                location: task.info.site(),
+                location,
                 state: task.state,
                 age: clock.age(task.info.spawned_ms(), now),
                 polls: task.polls,
@@ -450,9 +454,7 @@ impl Handle {
         };
         let shared = self.shared.clone();
         shared.injector.push(task);
-        shared
-            .remote_schedules
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+
         // SeqCst (with the swap in `Scheduler::shutdown`): either shutdown's
         // drain sees this push, or this load sees the shutdown and drains
         // it here. A task left in the injector after shutdown would keep

@@ -120,6 +120,20 @@ fn lookup(index: u32) -> &'static Location<'static> {
     sites[index as usize]
 }
 
+/// The spawn sites of `infos`, looked up under one lock of the table.
+pub(crate) fn sites(infos: impl Iterator<Item = SpawnInfo>) -> Vec<&'static Location<'static>> {
+    let table = TABLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(table) = table.as_ref() else {
+        // Nothing was ever spawned, so there is nothing to look up.
+        return infos.map(|_| Location::caller()).collect();
+    };
+    infos
+        .map(|info| table.sites[(info.0 & SITE_MASK) as usize])
+        .collect()
+}
+
 /// The scheduler's clock for task ages: a start instant, and a coarse
 /// "now" in milliseconds, so a spawn reads one shared word instead of the
 /// system clock (about 25 ns).
@@ -130,8 +144,9 @@ fn lookup(index: u32) -> &'static Location<'static> {
 /// loop, and by the stall watchdog on every look (every 25 ms by default).
 /// A spawn reads it while it is fresh and reads the system clock
 /// otherwise. So a spawn time is early (a task's age reads high) by at
-/// most the time an awake worker takes for `event_interval` turns, or one
-/// watchdog period if that is shorter.
+/// most one watchdog period with the stall detector on; with it off, by up
+/// to the time an awake worker takes for `event_interval` turns (as long
+/// as a blocking poll blocks).
 #[derive(Debug)]
 pub(crate) struct Clock {
     start: Instant,
@@ -151,7 +166,9 @@ impl Clock {
     /// Milliseconds since the start, for a spawn time: the coarse clock
     /// while it is fresh, else the system clock.
     pub(crate) fn spawn_ms(&self) -> u64 {
-        if self.fresh.load(Ordering::Relaxed) {
+        // Acquire, with `worker_woke`'s Release: a fresh flag comes with the
+        // time stored before it.
+        if self.fresh.load(Ordering::Acquire) {
             self.now_ms.load(Ordering::Relaxed)
         } else {
             self.refresh()
@@ -162,7 +179,7 @@ impl Clock {
     pub(crate) fn worker_woke(&self, now: Instant) {
         self.refresh_at(now);
         if !self.fresh.load(Ordering::Relaxed) {
-            self.fresh.store(true, Ordering::Relaxed);
+            self.fresh.store(true, Ordering::Release);
         }
     }
 

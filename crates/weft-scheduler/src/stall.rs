@@ -1,6 +1,8 @@
 //! The stall detector: notices a task whose single poll holds a worker for
 //! longer than a threshold (a blocking call in async code, a long loop
-//! without an `.await`), and reports it once.
+//! without an `.await`), and reports it once. It watches tasks on worker
+//! threads only; a future driven by `block_on` (the body of
+//! `#[weft::main]`) is not a task and is not watched.
 //!
 //! # How it works, and what it costs
 //!
@@ -75,7 +77,9 @@ impl StallInfo {
     }
 
     /// How long the poll has been running when reported: at least the
-    /// threshold, and short of the truth by at most a quarter of it.
+    /// threshold, and short of the truth by at most one watchdog period (a
+    /// quarter of the threshold, at least 1 ms) plus the time earlier hooks
+    /// took.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
@@ -181,7 +185,9 @@ impl PollWatch {
 /// The watchdog's shared half: its configuration and how to wake it.
 pub(crate) struct Watchdog {
     pub(crate) threshold: Duration,
-    pub(crate) hook: StallHook,
+    /// Taken (and dropped) at shutdown: a hook may hold a `Handle` of its
+    /// own runtime, and that cycle must not outlive the runtime.
+    hook: Mutex<Option<StallHook>>,
     sleeping: AtomicBool,
     lock: Mutex<()>,
     condvar: Condvar,
@@ -191,11 +197,17 @@ impl Watchdog {
     pub(crate) fn new(threshold: Duration, hook: Option<StallHook>) -> Watchdog {
         Watchdog {
             threshold,
-            hook: hook.unwrap_or_else(|| StdArc::new(print_stall)),
+            hook: Mutex::new(Some(hook.unwrap_or_else(|| StdArc::new(print_stall)))),
             sleeping: AtomicBool::new(false),
             lock: Mutex::new(()),
             condvar: Condvar::new(),
         }
+    }
+
+    /// Drops the hook, at shutdown.
+    pub(crate) fn drop_hook(&self) {
+        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(hook);
     }
 
     /// Wakes the watchdog (a worker woke, or shutdown).
@@ -215,6 +227,8 @@ impl Watchdog {
 #[derive(Clone, Copy)]
 struct Seen {
     seq: u64,
+    /// The task seen in that poll when it was first seen.
+    task: u64,
     since: Instant,
     reported: bool,
 }
@@ -238,6 +252,8 @@ pub(crate) fn run(
         let mut all_parked = true;
         for (worker, watch) in watches.iter().enumerate() {
             let (seq, task) = watch.read();
+            // `task` may belong to the next poll if this one just ended
+            // (the pair is not read atomically); `Seen` keeps the first.
             all_parked &= seq == PARKED;
             if seq == IDLE || seq == PARKED {
                 seen[worker] = None;
@@ -248,12 +264,13 @@ pub(crate) fn run(
                     let elapsed = now.saturating_duration_since(old.since);
                     if !old.reported && elapsed >= watchdog.threshold {
                         old.reported = true;
-                        report(watchdog, worker, task, elapsed, lookup);
+                        report(watchdog, worker, old.task, elapsed, lookup);
                     }
                 }
                 slot => {
                     *slot = Some(Seen {
                         seq,
+                        task,
                         since: now,
                         reported: false,
                     })
@@ -273,7 +290,9 @@ pub(crate) fn run(
                     .unwrap_or_else(|e| e.into_inner());
             }
             watchdog.sleeping.store(false, Ordering::SeqCst);
-        } else {
+        } else if !is_shutdown() {
+            // Checked under the lock: `wake` takes it after shutdown began,
+            // so its notification cannot slip in before this wait.
             guard = watchdog
                 .condvar
                 .wait_timeout(guard, period)
@@ -304,7 +323,14 @@ fn report(
         elapsed,
         worker,
     };
-    let hook = &watchdog.hook;
+    let hook = watchdog
+        .hook
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let Some(hook) = hook else {
+        return;
+    };
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&info))).is_err() {
         eprintln!("weft: the on_stall hook panicked while reporting: {info}");
     }

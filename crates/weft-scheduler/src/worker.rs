@@ -84,15 +84,17 @@ pub fn is_worker_thread() -> bool {
 /// they move between the run loop and the thread-local context on every
 /// task poll; a pointer moves cheaper than the whole core.
 #[allow(clippy::vec_box)]
-pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>) {
+pub(crate) fn create(mut config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>) {
     let num_workers = config.worker_threads;
+    // The watchdog owns the hook, and drops it at shutdown; a copy left in
+    // the config would keep whatever it captured alive with `Shared`.
+    let on_stall = config.on_stall.take();
     let driver = std::sync::Arc::new(driver);
     // No watchdog under loom: it is a real thread reading real time.
     let watchdog = match config.stall_threshold {
-        Some(threshold) if !cfg!(weft_loom) => Some(crate::stall::Watchdog::new(
-            threshold,
-            config.on_stall.clone(),
-        )),
+        Some(threshold) if !cfg!(weft_loom) => {
+            Some(crate::stall::Watchdog::new(threshold, on_stall))
+        }
         _ => None,
     };
     let mut cores = Vec::with_capacity(num_workers);
@@ -133,7 +135,6 @@ pub(crate) fn create(config: Config, driver: Driver) -> (Handle, Vec<Box<Core>>)
         is_shutdown: AtomicBool::new(false),
         clock: CachePadded::new(crate::site::Clock::new()),
         watchdog: CachePadded::new(watchdog),
-        remote_schedules: CachePadded::new(std::sync::atomic::AtomicU64::new(0)),
     };
     (
         Handle {
@@ -276,9 +277,7 @@ impl Context {
             // A batch, not one task: with every worker busy on local work,
             // one remote task per interval lets the injector fall ever
             // further behind (the spawn_many_remote_busy bench row).
-            if let Some(task) =
-                steal_into(|| self.shared().injector.steal_batch_and_pop(&core.local))
-            {
+            if let Some(task) = self.take_from_injector(core) {
                 return Some(task);
             }
         }
@@ -289,7 +288,7 @@ impl Context {
         if let Some(task) = core.local.pop() {
             return Some(task);
         }
-        let task = steal_into(|| self.shared().injector.steal_batch_and_pop(&core.local))?;
+        let task = self.take_from_injector(core)?;
         if !core.local.is_empty() {
             // We took a batch: let a sleeper share it.
             self.handle.notify_parked();
@@ -318,7 +317,18 @@ impl Context {
                 return Some(task);
             }
         }
-        steal_into(|| shared.injector.steal_batch_and_pop(&core.local))
+        self.take_from_injector(core)
+    }
+
+    /// Takes a batch from the injector into the local queue and pops one,
+    /// counting them all.
+    fn take_from_injector(&self, core: &mut Core) -> Option<Notified<Handle>> {
+        let before = core.local.len();
+        let task = steal_into(|| self.shared().injector.steal_batch_and_pop(&core.local))?;
+        // Thieves may take from the local queue meanwhile: a lower bound.
+        let moved = core.local.len().saturating_sub(before);
+        core.counts.injector_pops += 1 + moved as u64;
+        Some(task)
     }
 
     fn run_task(&self, mut core: Box<Core>, task: Notified<Handle>) -> Box<Core> {
@@ -435,13 +445,10 @@ impl Context {
         if core.stall_watch {
             watch.parked();
         }
-        let (last_searcher, last_awake) = shared
+        if shared
             .idle
-            .transition_worker_to_parked(index, core.is_searching);
-        if last_awake {
-            shared.clock.all_asleep();
-        }
-        if last_searcher {
+            .transition_worker_to_parked(index, core.is_searching, || shared.clock.all_asleep())
+        {
             self.notify_if_work_pending();
         }
         core.is_searching = false;

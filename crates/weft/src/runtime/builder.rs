@@ -135,8 +135,11 @@ impl Builder {
         self
     }
 
-    /// Reports every task whose single poll runs longer than `threshold`
-    /// (default 100 ms): a task that blocks its worker (a blocking system
+    /// Reports every spawned task whose single poll runs longer than
+    /// `threshold`
+    /// (default 100 ms; the future given to `block_on`, such as the body of
+    /// `#[weft::main]`, is not a task and is not watched): a task that
+    /// blocks its worker (a blocking system
     /// call, `std::thread::sleep`, a long computation without an
     /// `.await`) stalls every task queued behind it on that worker. `None`
     /// turns the detector off. `build()` fails for a zero threshold.

@@ -20,9 +20,8 @@ use weft_scheduler::PollTimeHistogram;
 ///   figure read while a worker is busy may lag by up to one interval.
 /// - **Runtime figures** are read when asked: `num_alive_tasks` and
 ///   `spawned_tasks_count` take each shard lock of the task list in turn;
-///   `remote_schedule_count` costs one relaxed increment of a shared
-///   counter per task scheduled from outside the workers, which already
-///   pays for a push to the shared global queue.
+///   `remote_schedule_count` sums per-worker counts, published like the
+///   worker figures.
 /// - **Reactor figures** are read under the reactor's locks when asked;
 ///   `events_delivered` costs one relaxed add per `epoll_wait` that
 ///   returned events.
@@ -94,12 +93,15 @@ impl RuntimeMetrics {
     }
 
     /// Tasks scheduled from outside the workers (spawned or woken by
-    /// another thread) through the global queue.
+    /// another thread): counted when a worker takes them from the global
+    /// queue, and published like the worker figures (when a worker parks,
+    /// and every `event_interval` turns). Tasks still waiting in the queue
+    /// are in [`injection_queue_depth`](RuntimeMetrics::injection_queue_depth).
     ///
     /// ```
     /// let rt = weft::Runtime::new().unwrap();
     /// rt.block_on(rt.spawn(async {})).unwrap(); // spawned from this thread
-    /// assert!(rt.metrics().remote_schedule_count() >= 1);
+    /// drop(rt.metrics().remote_schedule_count()); // 1 once a worker parks
     /// ```
     pub fn remote_schedule_count(&self) -> u64 {
         self.scheduler.remote_schedule_count()
@@ -251,7 +253,8 @@ impl RuntimeMetrics {
 
     /// Times worker `worker` woke from sleep (spurious wake-ups included; a
     /// worker that woke with nothing to do sleeps again, so this can exceed
-    /// the park count).
+    /// the park count). Published when the worker next parks, so a sleeping
+    /// worker shows one park more than it has unparks.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
@@ -263,8 +266,8 @@ impl RuntimeMetrics {
     }
 
     /// Polls by worker `worker` of a task taken from its LIFO slot: a task
-    /// woken by the task it ran just before (or by I/O it just polled), run
-    /// next while its data is warm in cache.
+    /// woken or spawned by the task it ran just before (or woken by I/O it
+    /// just polled), run next while its data is warm in cache.
     ///
     /// ```
     /// let rt = weft::Runtime::builder().worker_threads(1).build().unwrap();
