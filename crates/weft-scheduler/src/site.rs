@@ -171,7 +171,9 @@ impl Clock {
         if self.fresh.load(Ordering::Acquire) {
             self.now_ms.load(Ordering::Relaxed)
         } else {
-            self.refresh()
+            // Not published: a spawner should not write the line every
+            // spawn reads (the workers publish when they wake).
+            self.since_start(Instant::now())
         }
     }
 
@@ -185,7 +187,10 @@ impl Clock {
 
     /// The last awake worker is parking: nobody refreshes the clock now.
     pub(crate) fn all_asleep(&self) {
-        self.fresh.store(false, Ordering::Relaxed);
+        // Written only when it changes: spawns read this line.
+        if self.fresh.load(Ordering::Relaxed) {
+            self.fresh.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Reads the system clock and publishes it; returns milliseconds since
