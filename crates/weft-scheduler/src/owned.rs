@@ -97,7 +97,7 @@ impl<S: 'static> OwnedTasks<S> {
         shard.spawned += 1;
         if let Some(name) = name {
             debug_assert!(info.is_named());
-            shard.names.insert(id, name);
+            insert_name(&mut shard.names, id, name);
         }
         Ok(())
     }
@@ -116,7 +116,7 @@ impl<S: 'static> OwnedTasks<S> {
             set_owned_index(&shard, &moved.task, index);
         }
         if removed.info.is_named() {
-            shard.names.remove(&task.id());
+            remove_name(&mut shard.names, task.id());
         }
         Some(removed.task)
     }
@@ -182,6 +182,21 @@ impl<S: 'static> OwnedTasks<S> {
         let entry = shard.tasks.iter().find(|entry| entry.task.id() == id)?;
         Some((entry.info, shard.names.get(&id).cloned()))
     }
+}
+
+/// Out of line: named tasks are rare, and this code would otherwise be
+/// copied into every spawn's monomorphised code.
+#[cold]
+#[inline(never)]
+fn insert_name(names: &mut HashMap<Id, StdArc<str>>, id: Id, name: StdArc<str>) {
+    names.insert(id, name);
+}
+
+/// As [`insert_name`].
+#[cold]
+#[inline(never)]
+fn remove_name(names: &mut HashMap<Id, StdArc<str>>, id: Id) {
+    names.remove(&id);
 }
 
 /// A task's index in its shard. `_locked` is the task's shard, borrowed

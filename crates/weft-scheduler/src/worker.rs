@@ -392,11 +392,17 @@ impl Context {
     }
 
     /// Polls one task, timing the poll if the poll-time histogram is on.
+    #[inline]
     fn poll(&self, task: Notified<Handle>, timing: Option<&PollTimeHistogram>) {
-        let Some(histogram) = timing else {
-            task.run();
-            return;
-        };
+        match timing {
+            None => task.run(),
+            Some(histogram) => self.poll_timed(task, histogram),
+        }
+    }
+
+    /// Out of line: off by default, and the run loop stays small without it.
+    #[inline(never)]
+    fn poll_timed(&self, task: Notified<Handle>, histogram: &PollTimeHistogram) {
         let start = Instant::now();
         task.run();
         let elapsed = start.elapsed();

@@ -23,11 +23,14 @@ where
 {
     // The context's handle is borrowed, not cloned: a clone and drop per
     // spawn would bounce the handle's reference count between workers.
+    // The name stays outside the closure, so the common unnamed spawn
+    // carries no drop glue for it.
+    let mut name = name;
     crate::runtime::with_current(|current| match current {
-        Some(handle) => Ok(handle.spawn_at(future, name, location)),
-        None => Err((future, name)),
+        Some(handle) => Ok(handle.spawn_at(future, name.take(), location)),
+        None => Err(future),
     })
-    .unwrap_or_else(|(future, name)| {
+    .unwrap_or_else(|future| {
         crate::runtime::global()
             .handle()
             .spawn_at(future, name, location)
