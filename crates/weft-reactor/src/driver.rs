@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::Waker;
@@ -144,9 +145,7 @@ impl Driver {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        for waker in self.wakers.drain(..) {
-            waker.wake();
-        }
+        wake_all(self.wakers.drain(..));
         Ok(())
     }
 }
@@ -193,9 +192,7 @@ impl Handle {
             io.shutdown(&mut wakers);
         }
         shared.time.lock().shutdown(&mut wakers);
-        for waker in wakers {
-            waker.wake();
-        }
+        wake_all(wakers);
     }
 
     /// True once [`shutdown`](Handle::shutdown) ran.
@@ -311,6 +308,17 @@ impl Shared {
 
     pub(crate) fn is_shutdown(&self) -> bool {
         self.is_shutdown.load(Ordering::Acquire)
+    }
+}
+
+/// Wakes every waker, each under `catch_unwind`: a waker is user code, and
+/// one that panics must neither unwind into the worker driving the reactor
+/// (killing it) nor into a runtime's drop, nor leave the wakers after it
+/// unwoken. The panic hook has already reported the panic; the task behind
+/// that waker is the user's to recover.
+fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
+    for waker in wakers {
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || waker.wake()));
     }
 }
 
