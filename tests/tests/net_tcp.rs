@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use weft::io::{copy, AsyncRead, AsyncReadExt, AsyncWriteExt};
+use weft::io::{copy, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use weft::net::{TcpListener, TcpStream};
 
 const LOCALHOST: &str = "127.0.0.1:0";
@@ -323,6 +323,93 @@ fn a_reset_fails_the_first_write_then_writes_break_and_reads_end() {
             assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "{error}");
             let mut buf = [0; 16];
             assert_eq!(stream.read(&mut buf).await.unwrap(), 0);
+        });
+    });
+}
+
+/// A peer resets the connection while a write is blocked on a full send
+/// buffer, and while a read waits on the same stream (split halves): both
+/// wake with an error or end of stream, none hangs, every byte the peer
+/// read is the writer's in order, and the runtime serves a new connection
+/// afterwards. The reset is sent only once the writer has seen `Pending`
+/// (the buffers are full), so it lands mid-write on every run.
+#[test]
+fn a_peer_reset_mid_write_fails_the_blocked_write_and_wakes_the_reader() {
+    // Far more than loopback's send and receive buffers hold together
+    // (about 10 MiB at most with Linux's default autotuning limits).
+    const TOTAL: usize = 32 << 20;
+    const PEER_READS: usize = 1 << 20;
+    let data = pattern(7, PEER_READS).repeat(TOTAL / PEER_READS);
+    for_each_workers(|rt| {
+        rt.block_on(async {
+            let (listener, addr) = listener().await;
+            let blocked = Latch::new();
+            let peer = {
+                let (blocked, want) = (blocked.clone(), data[..PEER_READS].to_vec());
+                std::thread::spawn(move || {
+                    use std::io::Read;
+                    let mut peer = std::net::TcpStream::connect(addr).unwrap();
+                    let mut got = vec![0; PEER_READS];
+                    peer.read_exact(&mut got).unwrap();
+                    assert_same_bytes(&got, &want);
+                    blocked.wait();
+                    reset_on_close(&peer);
+                })
+            };
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut read, mut write) = TcpStream::split(&stream);
+            let writing = async {
+                let mut written = 0;
+                let mut pending_seen = false;
+                loop {
+                    let step = poll_fn(|cx| {
+                        let poll = Pin::new(&mut write).poll_write(cx, &data[written..]);
+                        if poll.is_pending() && !pending_seen {
+                            pending_seen = true;
+                            blocked.open();
+                        }
+                        poll
+                    })
+                    .await;
+                    match step {
+                        Ok(n) => written += n,
+                        Err(error) => return (written, error),
+                    }
+                    assert!(written < TOTAL, "all {TOTAL} bytes went through");
+                }
+            };
+            let reading = async {
+                let mut buf = [0; 64];
+                read.read(&mut buf).await
+            };
+            let ((written, error), read_result) = weft::join!(writing, reading);
+            assert!(
+                matches!(
+                    error.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ),
+                "{error}"
+            );
+            assert!(written >= PEER_READS, "wrote {written} bytes");
+            match read_result {
+                Err(error) => assert_eq!(error.kind(), io::ErrorKind::ConnectionReset),
+                Ok(n) => assert_eq!(n, 0, "the peer sent no data"),
+            }
+            peer.join().unwrap();
+            drop(stream);
+
+            // The runtime serves on: a fresh connection echoes.
+            let server = weft::spawn(async move {
+                let (stream, _) = listener.accept().await?;
+                echo(stream).await
+            });
+            let mut client = TcpStream::connect(addr).await.unwrap();
+            client.write_all(b"still serving").await.unwrap();
+            client.close().await.unwrap();
+            let mut back = Vec::new();
+            client.read_to_end(&mut back).await.unwrap();
+            assert_eq!(back, b"still serving");
+            assert_eq!(server.await.unwrap().unwrap(), 13);
         });
     });
 }
