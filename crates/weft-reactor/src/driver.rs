@@ -10,16 +10,15 @@
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use slab::Slab;
 
 use crate::io::{shut_down_error, ScheduledIo};
 use crate::ready::Ready;
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
 use crate::time::TimeState;
 
 /// The token of the driver's own `mio::Waker`. Registration tokens never
@@ -316,7 +315,7 @@ impl Shared {
 /// (killing it) nor into a runtime's drop, nor leave the wakers after it
 /// unwoken. The panic hook has already reported the panic; the task behind
 /// that waker is the user's to recover.
-fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
+pub(crate) fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
     for waker in wakers {
         let _ = panic::catch_unwind(AssertUnwindSafe(move || waker.wake()));
     }

@@ -15,14 +15,12 @@
 //! `WouldBlock`" and "clear the flag" is never lost.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use parking_lot::Mutex;
-
 use crate::driver::Handle;
 use crate::ready::{Direction, Ready};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 
 /// Readiness flags in the low byte.
 const READY_MASK: usize = 0xff;
@@ -103,7 +101,7 @@ impl ScheduledIo {
         }
     }
 
-    fn ready_event(&self, direction: Direction) -> Poll<io::Result<ReadyEvent>> {
+    pub(crate) fn ready_event(&self, direction: Direction) -> Poll<io::Result<ReadyEvent>> {
         // Acquire: pairs with the driver's Release in `set_readiness`.
         let current = self.readiness.load(Ordering::Acquire);
         if current & SHUTDOWN != 0 {
@@ -119,7 +117,7 @@ impl ScheduledIo {
         }))
     }
 
-    fn poll_ready(
+    pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
@@ -151,7 +149,7 @@ impl ScheduledIo {
     /// Clears the flags of `event`, all of them: an operation that returned
     /// `WouldBlock` proves even closed and error flags stale (as on a UDP
     /// socket once its pending ICMP error was reported).
-    fn clear_readiness(&self, event: ReadyEvent) {
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
         self.clear(event, event.ready);
     }
 

@@ -6,6 +6,13 @@
 //! late (plus scheduling). The driver sleeps until the wheel's next
 //! expiration; inserting an earlier deadline while it sleeps wakes it, so
 //! an idle runtime makes no periodic wake-ups at all.
+//!
+//! Every timer operation is one critical section on the driver's time
+//! mutex: [`TimeState`] holds those sections as methods taking ticks, and
+//! [`Timer`] and the driver only read the clock, lock, call one, and wake
+//! or drop wakers after unlocking. So the loom models (`loom_tests.rs`)
+//! drive the very same sections with explicit "now" values: loom has no
+//! clock.
 
 pub(crate) mod wheel;
 
@@ -34,6 +41,11 @@ impl TimeState {
         }
     }
 
+    /// The number of timers waiting in the wheel.
+    pub(crate) fn len(&self) -> usize {
+        self.wheel.len()
+    }
+
     /// True if a new deadline at `tick` comes before the sleeping driver
     /// would wake; records that it will be woken.
     fn needs_unpark(&mut self, tick: u64) -> bool {
@@ -51,6 +63,100 @@ impl TimeState {
         self.wheel
             .advance(u64::MAX, |_, waker| wakers.extend(waker.take()));
     }
+
+    /// The driver is about to block for `timeout`: shortens it to the next
+    /// expiration (`until(tick)` is how long until that tick) and records
+    /// until when the driver will sleep.
+    pub(crate) fn before_park(
+        &mut self,
+        timeout: Option<Duration>,
+        until: impl FnOnce(u64) -> Duration,
+    ) -> Option<Duration> {
+        let next = self.wheel.next_expiration();
+        let until_next = next.map(until);
+        let timeout = match (timeout, until_next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.parked_until = match timeout {
+            Some(Duration::ZERO) => None,
+            _ => Some(next.unwrap_or(u64::MAX)),
+        };
+        timeout
+    }
+
+    /// The driver woke at tick `now`: it no longer sleeps until a deadline,
+    /// and every timer whose tick has passed fires (their wakers go to
+    /// `wakers`).
+    pub(crate) fn after_park(&mut self, now: u64, wakers: &mut Vec<Waker>) {
+        self.parked_until = None;
+        if self.wheel.next_expiration().is_none_or(|next| next > now) {
+            return;
+        }
+        self.wheel
+            .advance(now, |_, waker| wakers.extend(waker.take()));
+    }
+
+    /// The part of [`Timer::poll_elapsed`] under the lock, for a timer
+    /// whose entry is `key` (`None`: not in the wheel yet). `deadline` is
+    /// asked only for a timer not in the wheel yet: its tick, or `None` if
+    /// its deadline has passed already.
+    pub(crate) fn poll_timer(
+        &mut self,
+        key: &mut Option<TimerKey>,
+        deadline: impl FnOnce() -> Option<u64>,
+        waker: &Waker,
+    ) -> PolledTimer {
+        let mut polled = PolledTimer {
+            elapsed: false,
+            unpark: false,
+            replaced: None,
+        };
+        match *key {
+            Some(key) if self.wheel.is_fired(key) => polled.elapsed = true,
+            Some(key) => {
+                let stored = self.wheel.get_mut(key);
+                if !stored.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    polled.replaced = stored.replace(waker.clone());
+                }
+            }
+            None => match deadline() {
+                None => polled.elapsed = true,
+                Some(tick) => {
+                    *key = Some(self.wheel.insert(tick, Some(waker.clone())));
+                    polled.unpark = self.needs_unpark(tick);
+                }
+            },
+        }
+        polled
+    }
+
+    /// Moves the timer `key` to `tick`; true if the driver must be unparked
+    /// to see the new deadline in time.
+    pub(crate) fn reset_timer(&mut self, key: TimerKey, tick: u64) -> bool {
+        self.wheel.reset(key, tick);
+        self.needs_unpark(tick)
+    }
+
+    /// Takes the timer `key` out of the wheel for good, with its waker if
+    /// it still had one (it had not fired): that waker is never woken.
+    pub(crate) fn remove_timer(&mut self, key: TimerKey) -> Option<Waker> {
+        self.wheel.remove(key)
+    }
+}
+
+/// What [`TimeState::poll_timer`] found.
+#[must_use]
+pub(crate) struct PolledTimer {
+    /// The deadline has passed (the timer fired, or was due already).
+    pub(crate) elapsed: bool,
+    /// The timer entered the wheel before the sleeping driver would wake:
+    /// unpark it.
+    pub(crate) unpark: bool,
+    /// The waker this poll replaced: drop it outside the lock, since it may
+    /// hold the last reference to a task whose destructor drops a timer of
+    /// this driver.
+    pub(crate) replaced: Option<Waker>,
 }
 
 impl Shared {
@@ -75,24 +181,13 @@ impl Shared {
             // no deadline to compute, and `parked_until` is already `None`.
             return timeout;
         }
-        let mut time = self.time.lock();
-        let next = time.wheel.next_expiration();
-        let until_next = next.map(|tick| {
+        self.time.lock().before_park(timeout, |tick| {
             match self.start.checked_add(Duration::from_millis(tick)) {
                 Some(at) => at.saturating_duration_since(Instant::now()),
                 // Beyond what `Instant` represents: as good as never.
                 None => Duration::MAX,
             }
-        });
-        let timeout = match (timeout, until_next) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        time.parked_until = match timeout {
-            Some(Duration::ZERO) => None,
-            _ => Some(next.unwrap_or(u64::MAX)),
-        };
-        timeout
+        })
     }
 
     /// The driver woke: it no longer sleeps until a deadline, and every
@@ -100,13 +195,7 @@ impl Shared {
     /// lock for both.
     pub(crate) fn after_park(&self, wakers: &mut Vec<Waker>) {
         let now = self.now_tick(Instant::now());
-        let mut time = self.time.lock();
-        time.parked_until = None;
-        if time.wheel.next_expiration().is_none_or(|next| next > now) {
-            return;
-        }
-        time.wheel
-            .advance(now, |_, waker| wakers.extend(waker.take()));
+        self.time.lock().after_park(now, wakers);
     }
 }
 
@@ -169,11 +258,7 @@ impl Timer {
         let Some(key) = self.key else { return };
         let shared = &*self.handle.shared;
         let tick = shared.deadline_tick(deadline);
-        let unpark = {
-            let mut time = shared.time.lock();
-            time.wheel.reset(key, tick);
-            time.needs_unpark(tick)
-        };
+        let unpark = shared.time.lock().reset_timer(key, tick);
         if unpark {
             shared.unpark();
         }
@@ -186,8 +271,8 @@ impl Timer {
             return Poll::Ready(Ok(()));
         }
         let shared = &*self.handle.shared;
-        let mut replaced = None;
-        let (poll, unpark) = {
+        let deadline = self.deadline;
+        let polled = {
             let mut time = shared.time.lock();
             // Checked under the time lock, which `shutdown` takes after
             // setting the flag to drain the wheel: a timer either sees the
@@ -195,42 +280,35 @@ impl Timer {
             if shared.is_shutdown() {
                 return Poll::Ready(Err(shut_down_error()));
             }
-            match self.key {
-                Some(key) if time.wheel.is_fired(key) => (Poll::Ready(Ok(())), false),
-                Some(key) => {
-                    let waker = time.wheel.get_mut(key);
-                    if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        replaced = waker.replace(cx.waker().clone());
-                    }
-                    (Poll::Pending, false)
-                }
-                None if Instant::now() >= self.deadline => (Poll::Ready(Ok(())), false),
-                None => {
-                    let tick = shared.deadline_tick(self.deadline);
-                    self.key = Some(time.wheel.insert(tick, Some(cx.waker().clone())));
-                    (Poll::Pending, time.needs_unpark(tick))
-                }
-            }
+            time.poll_timer(
+                &mut self.key,
+                || (Instant::now() < deadline).then(|| shared.deadline_tick(deadline)),
+                cx.waker(),
+            )
         };
-        // Dropped outside the lock: it may hold the last reference to a task
-        // whose destructor drops a timer of this driver.
-        drop(replaced);
-        if unpark {
+        // Dropped outside the lock (see `PolledTimer::replaced`).
+        drop(polled.replaced);
+        if polled.unpark {
             shared.unpark();
         }
-        if poll.is_ready() {
+        if polled.elapsed {
             self.elapsed = true;
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
         }
-        poll
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            // Removing the entry takes its waker: nothing is woken after. It
-            // is dropped outside the lock (see `poll_elapsed`).
-            let waker = self.handle.shared.time.lock().wheel.remove(key);
+            // Removing a pending entry takes its waker: no later fire wakes
+            // it. (If it fired, the driver may still be waking the waker it
+            // took: a spurious wake-up for the task, which never touches
+            // the entry.) It is dropped outside the lock (see
+            // `PolledTimer::replaced`).
+            let waker = self.handle.shared.time.lock().remove_timer(key);
             drop(waker);
         }
     }
@@ -248,6 +326,6 @@ impl fmt::Debug for Timer {
 impl Handle {
     /// The number of timers waiting in the wheel right now.
     pub fn num_timers(&self) -> usize {
-        self.shared.time.lock().wheel.len()
+        self.shared.time.lock().len()
     }
 }
