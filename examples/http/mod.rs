@@ -234,9 +234,15 @@ fn write_ok(request: &Request, out: &mut Vec<u8>) {
     }
 }
 
-/// `line` without its `\r\n`: a bare `\n` is not a line end here.
+/// `line` without its `\r\n`: a bare `\n` is not a line end here, and a
+/// bare `\r` inside the line is rejected (RFC 9112 §2.2 allows rejecting
+/// it or reading it as a space; a parser in front of this one might have
+/// ended the line there, so rejecting leaves no room for disagreement).
 fn strip_crlf(line: &[u8]) -> Result<&[u8], Reject> {
-    line.strip_suffix(b"\r\n").ok_or(Reject::BadRequest)
+    match line.strip_suffix(b"\r\n") {
+        Some(line) if !line.contains(&b'\r') => Ok(line),
+        _ => Err(Reject::BadRequest),
+    }
 }
 
 /// `value` without leading and trailing spaces and tabs.
@@ -391,6 +397,11 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
             b"GET / HTTP/1.1\r\n: empty name\r\n\r\n",
             b"GET / HTTP/1.1\nHost: x\r\n\r\n",
+            // Bare CRs (found by ci/fuzz.sh: the first was answered 200,
+            // with the target "HTTP/1.1\r").
+            b"GET HTTP/1.1\r HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"GET /\r HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\ry\r\n\r\n",
         ] {
             let (progress, out) = run(request);
             let shown = String::from_utf8_lossy(request);

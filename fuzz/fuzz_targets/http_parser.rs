@@ -348,8 +348,6 @@ fn check_fits(head: &[u8], response: &Response<'_>) {
                 b"HEAD" => assert!(response.body.is_empty(), "body for HEAD {shown:?}"),
                 _ => panic!("200 for {shown:?}"),
             }
-            // The request line ends at the first "\r\n" (a bare '\r' may
-            // sit inside it).
             let request_line = &head[..find(head, b"\r\n").unwrap()];
             let http10 = request_line.ends_with(b" HTTP/1.0");
             match response.header("connection") {
@@ -369,6 +367,11 @@ fn check_fits(head: &[u8], response: &Response<'_>) {
             }
         }
         _ => unreachable!(),
+    }
+    // A bare CR anywhere in the head (RFC 9112 §2.2) is rejected.
+    let lines = &head[..head.len() - 2];
+    if (0..lines.len()).any(|i| lines[i] == b'\r' && lines.get(i + 1) != Some(&b'\n')) {
+        assert_eq!(response.status, 400, "a bare CR accepted: {shown:?}");
     }
     if plainly_valid(head) {
         assert_eq!(response.status, 200, "a valid request refused: {shown:?}");
