@@ -669,8 +669,12 @@ fn a_panicking_stall_hook_leaves_the_runtime_running() {
         .build()
         .unwrap();
     for round in 1..=2 {
-        let task = rt.spawn(blocking_poll(STALL));
-        calls.wait_for(round);
+        // The poll holds its worker until the watchdog has reported it, not
+        // for a fixed time: unwinding the first report's panic (printing a
+        // backtrace, slow under a sanitizer) may keep the watchdog busy
+        // through any fixed stall.
+        let reported = calls.clone();
+        let task = rt.spawn(async move { reported.wait_for(round) });
         rt.block_on(task).unwrap();
         assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
     }
