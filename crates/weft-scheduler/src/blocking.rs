@@ -11,6 +11,10 @@
 //! Wake-ups are counted (`num_notify`) under the pool's lock, so a thread
 //! whose keep-alive expires at the moment a closure is queued for it still
 //! takes the closure instead of exiting with it unclaimed.
+//!
+//! The loom models in `loom_tests::blocking` race a spawn against a thread's
+//! keep-alive exit, and shutdown against a spawn; threads and the thread
+//! handles come from `crate::sync` for that.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::coop::{self, Budget};
 use crate::scheduler::{run_hook, Config};
-use crate::sync::{self, Arc, Condvar, Mutex};
+use crate::sync::{self, thread, Arc, Condvar, Mutex};
 use crate::task::{self, Id, JoinHandle, Notified, Schedule, Task};
 
 pub(crate) struct BlockingPool {
@@ -45,7 +49,7 @@ struct PoolState {
     num_notify: usize,
     shutdown: bool,
     next_thread_id: usize,
-    threads: HashMap<usize, std::thread::JoinHandle<()>>,
+    threads: HashMap<usize, thread::JoinHandle<()>>,
 }
 
 /// The scheduler hook of blocking tasks. They run once and are never woken
@@ -191,13 +195,13 @@ impl BlockingPool {
         let all_exited = state.num_threads == outlive;
         let threads: Vec<_> = state.threads.drain().map(|(_, thread)| thread).collect();
         drop(state);
-        let me = std::thread::current().id();
+        let me = thread::current().id();
         for thread in threads {
             if thread.thread().id() == me {
                 // This thread exits once the closure that shut down returns.
                 continue;
             }
-            if all_exited || thread.is_finished() {
+            if all_exited || sync::is_finished(&thread) {
                 let _ = thread.join();
             }
             // Else: still running a closure past the timeout; detached.
@@ -215,16 +219,36 @@ impl BlockingPool {
     pub(crate) fn queue_depth(&self) -> usize {
         self.inner.state.lock().queue.len()
     }
+
+    /// Checks the counts against each other in one lock hold (the accessors
+    /// above each take the lock, so together they can disagree): threads
+    /// within the cap, and every thread waiting for work counted once,
+    /// either idle or holding a wake-up it has not taken yet.
+    #[cfg(all(test, weft_loom))]
+    pub(crate) fn assert_counts_consistent(&self) {
+        let state = self.inner.state.lock();
+        let cap = self.inner.config.max_blocking_threads.max(1);
+        assert!(state.num_threads <= cap, "{} threads", state.num_threads);
+        assert!(
+            state.num_idle + state.num_notify <= state.num_threads,
+            "{} idle + {} notified > {} threads",
+            state.num_idle,
+            state.num_notify,
+            state.num_threads
+        );
+    }
 }
 
-std::thread_local! {
+sync::thread_local! {
     /// The pool this thread belongs to, if it is a blocking thread.
-    static CURRENT_POOL: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) };
+    // Not `const`: loom's `thread_local!` does not accept const initialisers.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT_POOL: std::cell::Cell<*const Inner> = std::cell::Cell::new(std::ptr::null());
 }
 
-fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<std::thread::JoinHandle<()>> {
+fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<thread::JoinHandle<()>> {
     let config = &inner.config;
-    let mut builder = std::thread::Builder::new().name((config.thread_name)());
+    let mut builder = thread::Builder::new().name((config.thread_name)());
     if let Some(size) = config.thread_stack_size {
         builder = builder.stack_size(size);
     }

@@ -20,13 +20,16 @@
 //! When every worker is parked the watchdog sleeps until one wakes (a
 //! worker leaving park checks one flag), so an idle runtime still has no
 //! periodic wake-ups.
+//!
+//! That sleep has no timeout, so a lost wake-up would silence the detector
+//! for good: `loom_tests::watchdog` models the handshake and shutdown.
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc as StdArc, Condvar, Mutex};
+use std::sync::Arc as StdArc;
 use std::time::{Duration, Instant};
 
+use crate::sync::{self, fence, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
 use crate::task::Id;
 
 /// What the stall detector reports: one task whose single poll has held a
@@ -163,8 +166,12 @@ impl PollWatch {
     /// was parked, wake it.
     pub(crate) fn unparked(&self, watchdog: &Watchdog) {
         // SeqCst, with the watchdog's `sleeping` store and re-check: either
-        // it sees this worker awake, or this load sees it asleep.
+        // it sees this worker awake, or this load sees it asleep. The fence
+        // (one on each side, between the store and the load) says the same
+        // in the form loom checks: it models SeqCst accesses as AcqRel, and
+        // finds this store-buffering handshake losing the wake-up without it.
         self.seq.store(IDLE, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if watchdog.sleeping.load(Ordering::SeqCst) {
             watchdog.wake();
         }
@@ -206,13 +213,13 @@ impl Watchdog {
 
     /// Drops the hook, at shutdown.
     pub(crate) fn drop_hook(&self) {
-        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let hook = self.hook.lock().take();
         drop(hook);
     }
 
     /// Wakes the watchdog (a worker woke, or shutdown).
     pub(crate) fn wake(&self) {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.lock.lock();
         self.sleeping.store(false, Ordering::SeqCst);
         self.condvar.notify_all();
     }
@@ -244,7 +251,7 @@ pub(crate) fn run(
 ) {
     let mut seen: Vec<Option<Seen>> = vec![None; watches.len()];
     let period = watchdog.period();
-    let mut guard = watchdog.lock.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = watchdog.lock.lock();
     while !is_shutdown() {
         drop(guard);
         on_tick();
@@ -277,27 +284,22 @@ pub(crate) fn run(
                 }
             }
         }
-        guard = watchdog.lock.lock().unwrap_or_else(|e| e.into_inner());
+        guard = watchdog.lock.lock();
         if all_parked {
             watchdog.sleeping.store(true, Ordering::SeqCst);
+            // Pairs with the fence in `PollWatch::unparked`.
+            fence(Ordering::SeqCst);
             let still = watches
                 .iter()
                 .all(|watch| watch.seq.load(Ordering::SeqCst) == PARKED);
             while still && watchdog.sleeping.load(Ordering::SeqCst) && !is_shutdown() {
-                guard = watchdog
-                    .condvar
-                    .wait(guard)
-                    .unwrap_or_else(|e| e.into_inner());
+                sync::wait(&watchdog.condvar, &mut guard);
             }
             watchdog.sleeping.store(false, Ordering::SeqCst);
         } else if !is_shutdown() {
             // Checked under the lock: `wake` takes it after shutdown began,
             // so its notification cannot slip in before this wait.
-            guard = watchdog
-                .condvar
-                .wait_timeout(guard, period)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            sync::wait_timeout(&watchdog.condvar, &mut guard, period);
         }
     }
 }
@@ -323,11 +325,7 @@ fn report(
         elapsed,
         worker,
     };
-    let hook = watchdog
-        .hook
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let hook = watchdog.hook.lock().clone();
     let Some(hook) = hook else {
         return;
     };

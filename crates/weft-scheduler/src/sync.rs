@@ -8,7 +8,7 @@
 
 #[cfg(not(weft_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread;
     pub(crate) use std::thread_local;
@@ -54,12 +54,19 @@ mod imp {
     pub(crate) fn wait<T>(condvar: &Condvar, guard: &mut MutexGuard<'_, T>) {
         condvar.wait(guard);
     }
+
+    /// Whether `thread` has finished running, so joining it will not block.
+    pub(crate) fn is_finished<T>(thread: &thread::JoinHandle<T>) -> bool {
+        thread.is_finished()
+    }
 }
 
 #[cfg(weft_loom)]
 mod imp {
+    use std::ops::{Deref, DerefMut};
+
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
@@ -67,7 +74,13 @@ mod imp {
     /// loom's mutex behind parking_lot's API (`lock()` returns the guard).
     #[derive(Debug)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
-    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    /// loom's guard, plus the mutex it came from: a timed wait unlocks and
+    /// locks again by hand (see [`wait_timeout`]). `None` only inside a wait.
+    pub(crate) struct MutexGuard<'a, T> {
+        mutex: &'a loom::sync::Mutex<T>,
+        guard: Option<loom::sync::MutexGuard<'a, T>>,
+    }
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
@@ -76,7 +89,24 @@ mod imp {
 
         #[track_caller]
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            self.0.lock().unwrap()
+            MutexGuard {
+                mutex: &self.0,
+                guard: Some(self.0.lock().unwrap()),
+            }
+        }
+    }
+
+    impl<T> Deref for MutexGuard<'_, T> {
+        type Target = T;
+
+        fn deref(&self) -> &T {
+            self.guard.as_ref().expect("mutex guard used inside a wait")
+        }
+    }
+
+    impl<T> DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            self.guard.as_mut().expect("mutex guard used inside a wait")
         }
     }
 
@@ -98,31 +128,40 @@ mod imp {
         }
     }
 
-    /// loom cannot model time: a timed wait is a plain wait that may also
-    /// return spuriously, which callers must tolerate anyway.
+    /// loom has no time, so a timed wait is modelled as one that may time
+    /// out at any point: it unlocks, yields (so loom runs the other threads
+    /// first, as far as the model's schedule goes) and locks again, without
+    /// waiting for a notification.
+    ///
+    /// The caller's "woken" and "timed out" branches are both explored: a
+    /// notification sent while the lock is released is seen once it is
+    /// retaken, as if it had ended the wait, and a timeout that fires
+    /// before the notifier acts is the schedule where the notifier runs
+    /// later. What the model cannot check is that a notification ends the
+    /// wait early: a waiter that would only wake at its deadline looks the
+    /// same as one woken at once. Callers that measure their timeout with
+    /// `Instant` (the blocking pool's keep-alive) use a zero timeout in
+    /// models, so that every return without a notification is a timeout.
     pub(crate) fn wait_timeout<T>(
-        condvar: &Condvar,
+        _condvar: &Condvar,
         guard: &mut MutexGuard<'_, T>,
         _timeout: std::time::Duration,
     ) {
-        wait(condvar, guard);
+        drop(guard.guard.take());
+        loom::thread::yield_now();
+        guard.guard = Some(guard.mutex.lock().unwrap());
     }
 
     /// Waits on `condvar` until notified.
     pub(crate) fn wait<T>(condvar: &Condvar, guard: &mut MutexGuard<'_, T>) {
-        // loom's wait consumes the guard; swap it through a take-and-replace.
-        replace_with(guard, |g| condvar.0.wait(g).unwrap());
+        let inner = guard.guard.take().expect("mutex guard used inside a wait");
+        guard.guard = Some(condvar.0.wait(inner).unwrap());
     }
 
-    #[track_caller]
-    fn replace_with<G>(slot: &mut G, f: impl FnOnce(G) -> G) {
-        // SAFETY: `slot` is read out and written back before anything else
-        // can observe it; `f` does not unwind in loom models (a panic there
-        // aborts the model anyway).
-        unsafe {
-            let old = std::ptr::read(slot);
-            std::ptr::write(slot, f(old));
-        }
+    /// loom's join handles cannot say; answering "still running" leaves a
+    /// thread detached, which a model with no deadline never does anyway.
+    pub(crate) fn is_finished<T>(_thread: &thread::JoinHandle<T>) -> bool {
+        false
     }
 }
 
