@@ -121,7 +121,10 @@ details() {
         # libtest prints "test NAME ... " before the test's own output.
         stress) grep -oE 'stress: .*' "$log" ;;
         miri) grep -E '^(test result|ci/miri.sh)' "$log" ;;
-        loom) sed -n '/^ci\/loom.sh: summary/,$p' "$log" ;;
+        loom)
+            grep -E '^loom: ' "$log" | sort
+            sed -n '/^ci\/loom.sh: summary/,$p' "$log"
+            ;;
         tsan | asan | lsan) sed -n '/^ci\/sanitizers.sh: summary/,$p' "$log" ;;
         valgrind) grep -E '^ci/valgrind.sh: bytes verified' "$log" ;;
         fuzz) sed -n '/^ci\/fuzz.sh: summary/,$p' "$log" ;;

@@ -28,27 +28,36 @@ use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::time::wheel::TimerKey;
 use crate::time::TimeState;
 
-/// Runs `f` under loom and prints how many interleavings it explored.
+/// Runs `f` under loom and prints the model's name (the test thread's),
+/// how many interleavings it explored and how long that took, and whether
+/// it explored them all or stopped at `LOOM_MAX_DURATION`.
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    static ITERATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::Relaxed};
+    // Counted per call, not in a static: the test harness runs models in
+    // parallel, and a shared counter mixes their counts.
+    let iterations = std::sync::Arc::new(StdAtomicUsize::new(0));
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(2);
     }
-    ITERATIONS.store(0, std::sync::atomic::Ordering::Relaxed);
     let started = std::time::Instant::now();
-    builder.check(move || {
-        ITERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
+    {
+        let iterations = iterations.clone();
+        builder.check(move || {
+            iterations.fetch_add(1, Relaxed);
+            f();
+        });
+    }
     let elapsed = started.elapsed();
     let complete = match builder.max_duration {
         Some(limit) if elapsed >= limit => "stopped at LOOM_MAX_DURATION: partial",
         _ => "complete",
     };
+    let thread = std::thread::current();
     eprintln!(
-        "loom: {} interleavings in {:.2?} ({complete})",
-        ITERATIONS.load(std::sync::atomic::Ordering::Relaxed),
+        "loom: {}: {} interleavings in {:.2?} ({complete})",
+        thread.name().unwrap_or("a model"),
+        iterations.load(Relaxed),
         elapsed
     );
 }

@@ -93,8 +93,9 @@ fn spawn_gate(sched: &Manual) -> (JoinHandle<usize>, Arc<GateState>) {
     (join, gate)
 }
 
-/// Runs `f` under loom and prints how many interleavings it explored, and
-/// whether it explored them all or stopped at `LOOM_MAX_DURATION`.
+/// Runs `f` under loom and prints the model's name (the test thread's),
+/// how many interleavings it explored and how long that took, and whether
+/// it explored them all or stopped at `LOOM_MAX_DURATION`.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::Relaxed};
     // Counted per call, not in a static: the test harness runs models in
@@ -117,8 +118,10 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
         Some(limit) if elapsed >= limit => "stopped at LOOM_MAX_DURATION: partial",
         _ => "complete",
     };
+    let thread = std::thread::current();
     eprintln!(
-        "loom: {} interleavings in {:.2?} ({complete})",
+        "loom: {}: {} interleavings in {:.2?} ({complete})",
+        thread.name().unwrap_or("a model"),
         iterations.load(Relaxed),
         elapsed
     );
