@@ -239,11 +239,9 @@ impl BlockingPool {
     }
 }
 
-sync::thread_local! {
+sync::const_thread_local! {
     /// The pool this thread belongs to, if it is a blocking thread.
-    // Not `const`: loom's `thread_local!` does not accept const initialisers.
-    #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT_POOL: std::cell::Cell<*const Inner> = std::cell::Cell::new(std::ptr::null());
+    static CURRENT_POOL: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 
 fn spawn_thread(inner: &Arc<Inner>, id: usize) -> std::io::Result<thread::JoinHandle<()>> {

@@ -32,22 +32,13 @@ impl Budget {
     }
 }
 
-#[cfg(not(weft_loom))]
-thread_local! {
+// Through `sync`: under loom every model thread runs on one OS thread, and
+// std's locals would share one budget between a model's workers.
+crate::sync::const_thread_local! {
     static CURRENT: Cell<Budget> = const { Cell::new(Budget::unconstrained()) };
     /// Set when a resource answered `Pending` because the budget was spent;
     /// the worker reads and clears it after each task run (a metric).
     static DENIED: Cell<bool> = const { Cell::new(false) };
-}
-
-// Under loom every model thread runs on one OS thread: std's thread-locals
-// would be shared between the model's workers (and carried from one
-// execution to the next), making the exploration non-deterministic. loom's
-// are per model thread; they take no `const` initialiser.
-#[cfg(weft_loom)]
-loom::thread_local! {
-    static CURRENT: Cell<Budget> = Cell::new(Budget::unconstrained());
-    static DENIED: Cell<bool> = Cell::new(false);
 }
 
 /// Whether a resource refused work for lack of budget since the last call;

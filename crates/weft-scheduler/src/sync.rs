@@ -11,7 +11,16 @@ mod imp {
     pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread;
-    pub(crate) use std::thread_local;
+
+    /// `thread_local!` with `const` initialisers (no lazy-init check on
+    /// access); under loom, loom's per-model-thread locals, which take the
+    /// initialiser as a plain expression.
+    macro_rules! const_thread_local {
+        ($($(#[$attr:meta])* static $name:ident: $t:ty = const $init:block;)*) => {
+            std::thread_local! { $($(#[$attr])* static $name: $t = const $init;)* }
+        };
+    }
+    pub(crate) use const_thread_local;
 
     /// A mutex with parking_lot's API (no poisoning).
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
@@ -69,7 +78,14 @@ mod imp {
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::thread;
-    pub(crate) use loom::thread_local;
+
+    /// See the other `const_thread_local`: the same declarations, as loom's.
+    macro_rules! const_thread_local {
+        ($($(#[$attr:meta])* static $name:ident: $t:ty = const $init:block;)*) => {
+            loom::thread_local! { $($(#[$attr])* static $name: $t = $init;)* }
+        };
+    }
+    pub(crate) use const_thread_local;
 
     /// loom's mutex behind parking_lot's API (`lock()` returns the guard).
     #[derive(Debug)]

@@ -69,10 +69,8 @@ struct Context {
     core: RefCell<Option<Box<Core>>>,
 }
 
-crate::sync::thread_local! {
-    // Not `const`: loom's `thread_local!` does not accept const initialisers.
-    #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT: Cell<*const Context> = Cell::new(ptr::null());
+crate::sync::const_thread_local! {
+    static CURRENT: Cell<*const Context> = const { Cell::new(ptr::null()) };
 }
 
 /// True on a worker thread of any scheduler.
